@@ -1,0 +1,107 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+  .enableUpcomingFeature("ExistentialAny"),
+  .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+  name: "Parley",
+  platforms: [.macOS(.v15)],
+  products: [
+    .library(name: "ParleyTwiML", targets: ["ParleyTwiML"]),
+    .library(name: "Parley", targets: ["Parley"]),
+    .library(name: "ParleyServer", targets: ["ParleyServer"]),
+    .library(name: "ParleyTesting", targets: ["ParleyTesting"]),
+    .executable(name: "Echo", targets: ["Echo"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+    .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
+    .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+    .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+    .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+    .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+  ],
+  targets: [
+    .target(
+      name: "ParleyTwiML",
+      swiftSettings: strict
+    ),
+    .target(
+      name: "Parley",
+      dependencies: [
+        "ParleyTwiML",
+        .product(name: "HTTPTypes", package: "swift-http-types"),
+        .product(name: "Logging", package: "swift-log"),
+      ],
+      swiftSettings: strict
+    ),
+    .target(
+      name: "ParleyServer",
+      dependencies: [
+        "Parley",
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOPosix", package: "swift-nio"),
+        .product(name: "NIOHTTP1", package: "swift-nio"),
+        .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+        .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
+        .product(name: "HTTPTypes", package: "swift-http-types"),
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+      ],
+      swiftSettings: strict
+    ),
+    .target(
+      name: "ParleyTesting",
+      dependencies: [
+        "Parley",
+        "ParleyTwiML",
+        .product(name: "HTTPTypes", package: "swift-http-types"),
+      ],
+      swiftSettings: strict
+    ),
+    .target(
+      name: "EchoBot",
+      dependencies: ["Parley", "ParleyTwiML", .product(name: "Logging", package: "swift-log")],
+      path: "Samples/Echo/EchoBot",
+      swiftSettings: strict
+    ),
+    .executableTarget(
+      name: "Echo",
+      dependencies: [
+        "EchoBot",
+        "ParleyServer",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+      ],
+      path: "Samples/Echo/Server",
+      swiftSettings: strict
+    ),
+    .testTarget(
+      name: "ParleyTwiMLTests",
+      dependencies: ["ParleyTwiML"],
+      resources: [.copy("Fixtures")],
+      swiftSettings: strict
+    ),
+    .testTarget(
+      name: "ParleyTests",
+      dependencies: ["Parley", "ParleyTwiML", "ParleyTesting", "EchoBot"],
+      swiftSettings: strict
+    ),
+    .testTarget(
+      name: "ParleyServerTests",
+      dependencies: [
+        "ParleyServer", "Parley", "ParleyTesting",
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOPosix", package: "swift-nio"),
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+      ],
+      swiftSettings: strict
+    ),
+  ],
+  swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,18 @@
+public import Logging
+public import Parley
+import ParleyTwiML
+
+/// The echo bot: answers every text with what it said, and counts the pictures.
+public enum EchoBot {
+  /// The bot as a Parley app.
+  public static func application(logger: Logger) -> ParleyApplication {
+    ParleyApplication(logger: logger) { turn in
+      let message = turn.message
+      var text = "You said: \(message.body)"
+      if !message.media.isEmpty {
+        text += " (+\(message.media.count) attachment\(message.media.count == 1 ? "" : "s"))"
+      }
+      return .message(text)
+    }
+  }
+}

@@ -1,0 +1,210 @@
+import HTTPTypes
+public import Logging
+import ParleyTwiML
+
+/// The webhook endpoints of a Parley app, independent of any transport.
+///
+/// It routes a ``WebhookRequest`` to the messaging webhook, the status callback endpoint or the
+/// health check, decodes the form, runs the middleware chain and the handler, and renders the
+/// reply. The HTTP server (`ParleyServer`) and the in-process test client (`ParleyTesting`) both
+/// drive it, so what a test sees is what Twilio gets.
+///
+/// ```swift
+/// let app = ParleyApplication { turn in
+///   .message("You said: \(turn.message.body)")
+/// }
+/// ```
+public struct ParleyApplication: Sendable {
+  /// Where the endpoints live and how much they accept.
+  public struct Configuration: Sendable {
+    /// The messaging webhook's path (`POST` form or `GET` query).
+    public var webhookPath: String
+    /// The status callback endpoint's path.
+    public var statusCallbackPath: String
+    /// The health check's path (`GET`).
+    public var healthPath: String
+    /// The largest request body accepted, in bytes.
+    public var maximumBodySize: Int
+
+    /// Creates a configuration; the defaults suit most apps.
+    public init(
+      webhookPath: String = "/sms",
+      statusCallbackPath: String = "/status",
+      healthPath: String = "/healthz",
+      maximumBodySize: Int = 64 * 1024
+    ) {
+      self.webhookPath = webhookPath
+      self.statusCallbackPath = statusCallbackPath
+      self.healthPath = healthPath
+      self.maximumBodySize = maximumBodySize
+    }
+  }
+
+  /// The configuration.
+  public let configuration: Configuration
+  /// The logger; the default discards everything.
+  public let logger: Logger
+  private let respondToTurn: NextResponder
+  private let respondToStatus: NextStatusResponder
+
+  /// Creates an app from middleware (outermost first) and a handler.
+  ///
+  /// - Parameters:
+  ///   - configuration: Paths and limits.
+  ///   - logger: Where to log; pass your app's logger. The default logs nothing.
+  ///   - middleware: The chain, outermost first.
+  ///   - statusHandler: Called for every delivery status callback, after the middleware.
+  ///   - handler: Answers each turn that reaches the end of the chain.
+  public init(
+    configuration: Configuration = .init(),
+    logger: Logger = Logger(label: "parley", factory: { _ in SwiftLogNoOpLogHandler() }),
+    middleware: [any MessagingMiddleware] = [],
+    statusHandler: @escaping @Sendable (StatusCallback) async throws -> Void = { _ in },
+    handler: @escaping @Sendable (Turn) async throws -> Reply
+  ) {
+    self.configuration = configuration
+    self.logger = logger
+    var next: NextResponder = handler
+    for layer in middleware.reversed() {
+      let inner = next
+      next = { turn in try await layer.handle(turn, next: inner) }
+    }
+    self.respondToTurn = next
+    var nextStatus: NextStatusResponder = statusHandler
+    for layer in middleware.reversed() {
+      let inner = nextStatus
+      let statusLogger = logger
+      nextStatus = { callback in
+        try await layer.handleStatus(callback, logger: statusLogger, next: inner)
+      }
+    }
+    self.respondToStatus = nextStatus
+  }
+
+  /// Answers one HTTP request. Never throws: every failure becomes a response.
+  public func respond(to request: WebhookRequest) async -> WebhookResponse {
+    let path = request.path
+    let method = request.head.method
+    do {
+      switch path {
+      case configuration.webhookPath:
+        guard method == .post || method == .get else {
+          throw WebhookError(
+            .methodNotAllowed, "method \(method.rawValue) not allowed; use POST or GET")
+        }
+        return try await respondToWebhook(request)
+      case configuration.statusCallbackPath:
+        guard method == .post || method == .get else {
+          throw WebhookError(
+            .methodNotAllowed, "method \(method.rawValue) not allowed; use POST or GET")
+        }
+        return try await respondToStatusCallback(request)
+      case configuration.healthPath:
+        guard method == .get || method == .head else {
+          throw WebhookError(.methodNotAllowed, "method \(method.rawValue) not allowed; use GET")
+        }
+        return WebhookResponse(status: .ok, contentType: "text/plain; charset=utf-8", body: "ok\n")
+      default:
+        throw WebhookError(.notFound, "no endpoint at this path")
+      }
+    } catch let error as WebhookError {
+      logger.info(
+        "request refused",
+        metadata: ["parley.status": "\(error.status.code)", "parley.reason": "\(error.reason)"])
+      var response = WebhookResponse(
+        status: error.status, contentType: "text/plain; charset=utf-8", body: error.reason + "\n")
+      if error.code == .methodNotAllowed {
+        response.head.headerFields[.allow] =
+          path == configuration.healthPath ? "GET, HEAD" : "GET, POST"
+      }
+      return response
+    } catch {
+      return Self.handlerFailed(error, logger: logger)
+    }
+  }
+
+  /// Decodes the parameters of a webhook request: the form body of a POST, the query of a GET.
+  public func parameters(of request: WebhookRequest) throws(WebhookError) -> FormParameters {
+    guard request.body.count <= configuration.maximumBodySize else {
+      throw WebhookError(
+        .bodyTooLarge, "body larger than \(configuration.maximumBodySize) bytes")
+    }
+    do {
+      if request.head.method == .get {
+        return try FormParameters(decoding: Array((request.query ?? "").utf8))
+      }
+      let contentType = request.head.headerFields[.contentType] ?? ""
+      let mediaType = contentType.split(separator: ";", maxSplits: 1).first.map {
+        $0.trimmingCharacters(in: " \t").lowercased()
+      }
+      guard mediaType == "application/x-www-form-urlencoded" else {
+        throw WebhookError(
+          .unsupportedContentType,
+          "unsupported Content-Type; send application/x-www-form-urlencoded")
+      }
+      return try FormParameters(decoding: request.body)
+    } catch let error as FormDecodingError {
+      throw WebhookError(.malformedBody, "malformed form: \(error)")
+    } catch let error as WebhookError {
+      throw error
+    } catch {
+      throw WebhookError(.malformedBody, "malformed form")
+    }
+  }
+
+  private func respondToWebhook(_ request: WebhookRequest) async throws -> WebhookResponse {
+    let message = try InboundMessage(parameters: try parameters(of: request))
+    var logger = self.logger
+    logger[metadataKey: "parley.message_sid"] = message.messageSid.map { "\($0)" } ?? "-"
+    logger[metadataKey: "parley.from"] = "\(Redaction.phoneNumber(message.from))"
+    logger[metadataKey: "parley.to"] = "\(Redaction.phoneNumber(message.to))"
+    let turn = Turn(message: message, request: request, logger: logger)
+    do {
+      let reply = try await respondToTurn(turn)
+      logger.debug("turn answered", metadata: ["parley.messages": "\(reply.messages.count)"])
+      return Self.render(reply)
+    } catch {
+      return Self.handlerFailed(error, logger: logger)
+    }
+  }
+
+  /// Logs a failure of the chain and answers 500 with an empty `<Response/>`, so Twilio sends
+  /// nothing and the app's error is visible in its own log, not to the texter.
+  static func handlerFailed(_ error: any Error, logger: Logger) -> WebhookResponse {
+    logger.error(
+      "handler failed", metadata: ["parley.error": "\(String(reflecting: type(of: error)))"])
+    logger.debug("handler error detail", metadata: ["parley.error": "\(error)"])
+    return WebhookResponse(
+      status: .internalServerError, contentType: "text/xml; charset=utf-8",
+      body: MessagingResponse().xml)
+  }
+
+  private func respondToStatusCallback(_ request: WebhookRequest) async throws -> WebhookResponse {
+    let callback = try StatusCallback(parameters: try parameters(of: request))
+    try await respondToStatus(callback)
+    return WebhookResponse(head: HTTPResponse(status: .noContent))
+  }
+
+  /// Renders a reply as the HTTP response Twilio receives.
+  public static func render(_ reply: Reply) -> WebhookResponse {
+    var response: WebhookResponse
+    switch reply.content {
+    case .twiml(let twiml):
+      response = WebhookResponse(
+        status: .ok, contentType: "text/xml; charset=utf-8", body: twiml.xml)
+    case .plainText(let text):
+      response = WebhookResponse(status: .ok, contentType: "text/plain; charset=utf-8", body: text)
+    }
+    response.head.headerFields.append(contentsOf: reply.headerFields)
+    return response
+  }
+}
+
+extension Substring {
+  fileprivate func trimmingCharacters(in set: String) -> Substring {
+    var result = self
+    while let first = result.first, set.contains(first) { result = result.dropFirst() }
+    while let last = result.last, set.contains(last) { result = result.dropLast() }
+    return result
+  }
+}

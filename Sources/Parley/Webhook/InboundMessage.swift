@@ -1,0 +1,190 @@
+/// One inbound text as Twilio's messaging webhook describes it.
+///
+/// Decoded from the form-encoded body of a `POST` or the query string of a `GET`. Every parameter
+/// is kept in ``parameters`` in the order it came, including ones Twilio adds in the future;
+/// ``unknownParameters`` lists those this type does not model.
+public struct InboundMessage: Sendable, Hashable {
+  /// The 34-character message id (`MessageSid`, or the deprecated `SmsMessageSid`/`SmsSid`).
+  public var messageSid: String?
+  /// The account the message belongs to.
+  public var accountSid: String?
+  /// The Messaging Service that received the message, when the number belongs to one.
+  public var messagingServiceSid: String?
+  /// The sender: E.164 where possible, a raw caller id, or a channel address such as `whatsapp:+…`.
+  public var from: String
+  /// The recipient, in the same forms as ``from``.
+  public var to: String
+  /// The text, up to 1600 characters; empty when the message only carries media.
+  public var body: String
+  /// The media attached, in order (`MediaUrl{N}` with `MediaContentType{N}`).
+  public var media: [Media]
+  /// The number of segments the message arrived in.
+  public var numSegments: Int?
+  /// `SmsStatus` as sent with the webhook (usually `received`).
+  public var smsStatus: String?
+  /// The API version Twilio used.
+  public var apiVersion: String?
+  /// Where Twilio located the sender.
+  public var fromLocation: Location
+  /// Where Twilio located the recipient.
+  public var toLocation: Location
+  /// The keyword class Twilio detected when Advanced Opt-Out is on (`STOP`, `START`, `HELP`).
+  public var optOutType: OptOutType?
+  /// Every parameter as received, in order.
+  public var parameters: FormParameters
+
+  /// A media item of an inbound message.
+  public struct Media: Sendable, Hashable {
+    /// Where Twilio stores the media.
+    public var url: String
+    /// Its MIME type, such as `image/jpeg`.
+    public var contentType: String?
+
+    /// Creates a media item.
+    public init(url: String, contentType: String?) {
+      self.url = url
+      self.contentType = contentType
+    }
+  }
+
+  /// Geographic data Twilio looked up for a number; each field is optional text (zips keep
+  /// their leading zeros).
+  public struct Location: Sendable, Hashable {
+    public var city: String?
+    public var state: String?
+    public var zip: String?
+    public var country: String?
+
+    /// Creates a location.
+    public init(
+      city: String? = nil, state: String? = nil, zip: String? = nil, country: String? = nil
+    ) {
+      self.city = city
+      self.state = state
+      self.zip = zip
+      self.country = country
+    }
+  }
+
+  /// Twilio's classification of an opt-out keyword, sent as `OptOutType`.
+  public struct OptOutType: RawRepresentable, Sendable, Hashable {
+    public var rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue.uppercased() }
+    /// The sender opted out.
+    public static let stop = OptOutType(rawValue: "STOP")
+    /// The sender opted back in.
+    public static let start = OptOutType(rawValue: "START")
+    /// The sender asked for help.
+    public static let help = OptOutType(rawValue: "HELP")
+  }
+
+  /// The most media items a message carries.
+  public static let maximumMedia = 10
+
+  /// The names this type models; anything else is in ``unknownParameters``.
+  public static let knownParameterNames: Set<String> = [
+    "MessageSid", "SmsSid", "SmsMessageSid", "AccountSid", "MessagingServiceSid", "From", "To",
+    "Body", "NumMedia", "NumSegments", "SmsStatus", "ApiVersion", "FromCity", "FromState",
+    "FromZip", "FromCountry", "ToCity", "ToState", "ToZip", "ToCountry", "OptOutType",
+  ]
+
+  /// Decodes a message from webhook parameters.
+  ///
+  /// - Throws: ``WebhookError`` when `From` or `To` is missing or empty, or `NumMedia` or
+  ///   `NumSegments` is not a number.
+  public init(parameters: FormParameters) throws(WebhookError) {
+    func required(_ name: String) throws(WebhookError) -> String {
+      guard let value = parameters[name]?.trimmingASCIISpace(), !value.isEmpty else {
+        throw WebhookError(.missingParameter, "missing required parameter \(name)")
+      }
+      return value
+    }
+    func count(_ name: String) throws(WebhookError) -> Int? {
+      guard let text = parameters[name] else { return nil }
+      guard let number = Int(text.trimmingASCIISpace()), number >= 0 else {
+        throw WebhookError(.invalidParameter, "parameter \(name) is not a count")
+      }
+      return number
+    }
+    self.from = try required("From")
+    self.to = try required("To")
+    self.messageSid =
+      parameters["MessageSid"] ?? parameters["SmsMessageSid"] ?? parameters["SmsSid"]
+    self.accountSid = parameters["AccountSid"]
+    self.messagingServiceSid = parameters["MessagingServiceSid"].flatMap { $0.isEmpty ? nil : $0 }
+    self.body = parameters["Body"] ?? ""
+    self.numSegments = try count("NumSegments")
+    self.smsStatus = parameters["SmsStatus"]
+    self.apiVersion = parameters["ApiVersion"]
+    self.fromLocation = Location(
+      city: parameters["FromCity"], state: parameters["FromState"], zip: parameters["FromZip"],
+      country: parameters["FromCountry"])
+    self.toLocation = Location(
+      city: parameters["ToCity"], state: parameters["ToState"], zip: parameters["ToZip"],
+      country: parameters["ToCountry"])
+    self.optOutType = parameters["OptOutType"].flatMap {
+      $0.isEmpty ? nil : OptOutType(rawValue: $0)
+    }
+    let numMedia = min(try count("NumMedia") ?? 0, Self.maximumMedia)
+    var media: [Media] = []
+    for index in 0..<numMedia {
+      guard let url = parameters["MediaUrl\(index)"] else { continue }
+      media.append(Media(url: url, contentType: parameters["MediaContentType\(index)"]))
+    }
+    self.media = media
+    self.parameters = parameters
+  }
+
+  /// Creates a message directly, for tests and adapters; ``parameters`` is filled to match.
+  public init(
+    from: String, to: String, body: String, messageSid: String? = nil, accountSid: String? = nil,
+    messagingServiceSid: String? = nil, media: [Media] = []
+  ) {
+    var parameters = FormParameters()
+    if let messageSid {
+      parameters.append("MessageSid", messageSid)
+      parameters.append("SmsMessageSid", messageSid)
+      parameters.append("SmsSid", messageSid)
+    }
+    if let accountSid { parameters.append("AccountSid", accountSid) }
+    if let messagingServiceSid { parameters.append("MessagingServiceSid", messagingServiceSid) }
+    parameters.append("From", from)
+    parameters.append("To", to)
+    parameters.append("Body", body)
+    parameters.append("NumMedia", String(media.count))
+    for (index, item) in media.enumerated() {
+      parameters.append("MediaUrl\(index)", item.url)
+      if let type = item.contentType { parameters.append("MediaContentType\(index)", type) }
+    }
+    // The parameters were built from valid values, so decoding cannot fail.
+    self = try! InboundMessage(parameters: parameters)
+  }
+
+  /// The parameters this type does not model, in order (media parameters count as modelled).
+  public var unknownParameters: [FormParameters.Parameter] {
+    parameters.pairs.filter { parameter in
+      !Self.knownParameterNames.contains(parameter.name)
+        && !Self.isMediaParameter(parameter.name)
+    }
+  }
+
+  static func isMediaParameter(_ name: String) -> Bool {
+    for prefix in ["MediaUrl", "MediaContentType"] where name.hasPrefix(prefix) {
+      let suffix = name.dropFirst(prefix.count)
+      return !suffix.isEmpty && suffix.allSatisfy(\.isASCII) && Int(suffix) != nil
+    }
+    return false
+  }
+}
+
+extension String {
+  /// The string without leading and trailing ASCII white space.
+  func trimmingASCIISpace() -> String {
+    let utf8 = self.utf8
+    let isSpace: (UInt8) -> Bool = { $0 == 0x20 || (0x09...0x0D).contains($0) }
+    guard let first = utf8.firstIndex(where: { !isSpace($0) }) else { return "" }
+    let last = utf8.lastIndex(where: { !isSpace($0) })!
+    if first == utf8.startIndex && last == utf8.index(before: utf8.endIndex) { return self }
+    return String(self[first...last])
+  }
+}

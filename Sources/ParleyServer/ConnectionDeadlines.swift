@@ -1,0 +1,128 @@
+import NIOCore
+
+/// Shared by the two handlers that enforce a connection's deadlines. Lives on the channel's event
+/// loop and is only touched there.
+final class ConnectionDeadlines {
+  enum State {
+    /// Waiting for the first byte of the next request.
+    case idle
+    /// Bytes of a request are arriving; the request deadline runs.
+    case receiving
+    /// The whole request arrived; the app is working on it. No deadline: that time is ours.
+    case busy
+  }
+
+  let requestTimeout: TimeAmount
+  let idleTimeout: TimeAmount
+  var state: State = .idle
+  /// Bytes of a following (pipelined) request arrived while busy.
+  var pendingBytes = false
+  var timer: Scheduled<Void>?
+  /// Called on the event loop when a deadline passes.
+  var onExpiry: ((State) -> Void)?
+
+  init(requestTimeout: TimeAmount, idleTimeout: TimeAmount) {
+    self.requestTimeout = requestTimeout
+    self.idleTimeout = idleTimeout
+  }
+
+  func arm(_ amount: TimeAmount, on loop: any EventLoop) {
+    timer?.cancel()
+    let expiring = state
+    let loopBound = NIOLoopBound(self, eventLoop: loop)
+    timer = loop.scheduleTask(in: amount) {
+      let deadlines = loopBound.value
+      guard deadlines.state == expiring else { return }
+      deadlines.onExpiry?(expiring)
+    }
+  }
+
+  func bytesArrived(on loop: any EventLoop) {
+    switch state {
+    case .idle:
+      state = .receiving
+      arm(requestTimeout, on: loop)
+    case .receiving:
+      break
+    case .busy:
+      pendingBytes = true
+    }
+  }
+
+  func requestReceived() {
+    state = .busy
+    timer?.cancel()
+    timer = nil
+  }
+
+  func responseSent(on loop: any EventLoop) {
+    if pendingBytes {
+      pendingBytes = false
+      state = .receiving
+      arm(requestTimeout, on: loop)
+    } else {
+      state = .idle
+      arm(idleTimeout, on: loop)
+    }
+  }
+
+  func cancel() {
+    timer?.cancel()
+    timer = nil
+    onExpiry = nil
+  }
+}
+
+/// First in the pipeline: sees raw bytes, so a request's deadline starts at its first byte, even
+/// while its header is still trickling in. On expiry it answers 408 (or closes an idle connection).
+final class DeadlineHandler: ChannelInboundHandler {
+  typealias InboundIn = ByteBuffer
+  typealias InboundOut = ByteBuffer
+  typealias OutboundOut = ByteBuffer
+
+  let deadlines: ConnectionDeadlines
+
+  init(deadlines: ConnectionDeadlines) {
+    self.deadlines = deadlines
+  }
+
+  static let timeoutResponse =
+    "HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 37\r\n\r\nrequest not received before deadline\n"
+
+  func handlerAdded(context: ChannelHandlerContext) {
+    let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
+    deadlines.onExpiry = { state in
+      let context = loopBound.value
+      if state == .receiving {
+        let buffer = context.channel.allocator.buffer(string: Self.timeoutResponse)
+        context.writeAndFlush(NIOAny(buffer)).whenComplete { _ in
+          loopBound.value.close(promise: nil)
+        }
+      } else {
+        context.close(promise: nil)
+      }
+    }
+    if context.channel.isActive {
+      deadlines.responseSent(on: context.eventLoop)
+    }
+  }
+
+  func channelActive(context: ChannelHandlerContext) {
+    deadlines.responseSent(on: context.eventLoop)
+    context.fireChannelActive()
+  }
+
+  func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+    deadlines.bytesArrived(on: context.eventLoop)
+    context.fireChannelRead(data)
+  }
+
+  func channelInactive(context: ChannelHandlerContext) {
+    deadlines.cancel()
+    context.fireChannelInactive()
+  }
+
+  func handlerRemoved(context: ChannelHandlerContext) {
+    deadlines.cancel()
+  }
+}

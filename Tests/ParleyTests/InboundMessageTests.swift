@@ -1,0 +1,107 @@
+import Parley
+import ParleyTesting
+import Testing
+
+struct InboundMessageTests {
+  /// A body captured in the shape Twilio posts, with a parameter Twilio may add one day.
+  static let twilioBody =
+    "ToCountry=US&ToState=CA&SmsMessageSid=SM1f0e8ae6ade43cb3c0ce4525424e404f&NumMedia=2&ToCity=SAN+FRANCISCO"
+    + "&FromZip=02108&SmsSid=SM1f0e8ae6ade43cb3c0ce4525424e404f&FromState=MA&SmsStatus=received"
+    + "&FromCity=BOSTON&Body=Hello+%F0%9F%91%8B+there&FromCountry=US&To=%2B14155550199"
+    + "&MessagingServiceSid=MG9752274e9e519418a7406176694466fa&ToZip=94105&NumSegments=1"
+    + "&ReferralNumMedia=0&MessageSid=SM1f0e8ae6ade43cb3c0ce4525424e404f"
+    + "&AccountSid=AC9a3b9c6e8d5f4e7c2a1b0d9e8f7a6b5c&From=%2B16175550123"
+    + "&MediaContentType0=image%2Fjpeg&MediaUrl0=https%3A%2F%2Fapi.twilio.com%2F2010-04-01%2FAccounts%2FAC1%2FMessages%2FSM1%2FMedia%2FME1"
+    + "&MediaContentType1=image%2Fpng&MediaUrl1=https%3A%2F%2Fapi.twilio.com%2FME2"
+    + "&ApiVersion=2010-04-01&OptOutType=STOP&FutureParam=42"
+
+  @Test func decodesEveryDocumentedParameter() throws {
+    let message = try InboundMessage(parameters: FormParameters(decoding: Self.twilioBody))
+    #expect(message.messageSid == "SM1f0e8ae6ade43cb3c0ce4525424e404f")
+    #expect(message.accountSid == "AC9a3b9c6e8d5f4e7c2a1b0d9e8f7a6b5c")
+    #expect(message.messagingServiceSid == "MG9752274e9e519418a7406176694466fa")
+    #expect(message.from == "+16175550123")
+    #expect(message.to == "+14155550199")
+    #expect(message.body == "Hello 👋 there")
+    #expect(message.numSegments == 1)
+    #expect(message.smsStatus == "received")
+    #expect(message.apiVersion == "2010-04-01")
+    #expect(message.fromLocation == .init(city: "BOSTON", state: "MA", zip: "02108", country: "US"))
+    #expect(message.toLocation.zip == "94105")
+    #expect(message.optOutType == .stop)
+    #expect(message.media.count == 2)
+    #expect(message.media[0].contentType == "image/jpeg")
+    #expect(message.media[1].url == "https://api.twilio.com/ME2")
+  }
+
+  @Test func keepsUnknownParametersInOrder() throws {
+    let message = try InboundMessage(parameters: FormParameters(decoding: Self.twilioBody))
+    #expect(message.unknownParameters.map(\.name) == ["ReferralNumMedia", "FutureParam"])
+    #expect(message.parameters["FutureParam"] == "42")
+  }
+
+  @Test func zipCodesKeepLeadingZeros() throws {
+    let message = try InboundMessage(
+      parameters: FormParameters(decoding: "From=1&To=2&FromZip=00501"))
+    #expect(message.fromLocation.zip == "00501")
+  }
+
+  @Test func fallsBackToDeprecatedSids() throws {
+    let message = try InboundMessage(
+      parameters: FormParameters(decoding: "From=1&To=2&SmsSid=SMabc"))
+    #expect(message.messageSid == "SMabc")
+  }
+
+  @Test func whatsappAndRawCallerIdsAreKept() throws {
+    let message = try InboundMessage(
+      parameters: FormParameters(["From": "whatsapp:+14155550100", "To": " 12345 ", "Body": ""]))
+    #expect(message.from == "whatsapp:+14155550100")
+    #expect(message.to == "12345")
+    #expect(message.body == "")
+  }
+
+  @Test(arguments: ["To=2", "From=1", "From=&To=2", "From=+++&To=2"])
+  func missingFromOrToIsRefused(text: String) throws {
+    let parameters = try FormParameters(decoding: text)
+    #expect {
+      try InboundMessage(parameters: parameters)
+    } throws: { ($0 as? WebhookError)?.code == .missingParameter }
+  }
+
+  @Test func nonNumericCountsAreRefused() throws {
+    let parameters = try FormParameters(decoding: "From=1&To=2&NumMedia=lots")
+    #expect {
+      try InboundMessage(parameters: parameters)
+    } throws: { ($0 as? WebhookError)?.code == .invalidParameter }
+  }
+
+  @Test func mediaIsCappedAtTenAndGapsSkipped() throws {
+    var form = FormParameters(["From": "1", "To": "2", "NumMedia": "50"])
+    for index in [0, 2, 11] { form.append("MediaUrl\(index)", "https://m/\(index)") }
+    let message = try InboundMessage(parameters: form)
+    #expect(message.media.map(\.url) == ["https://m/0", "https://m/2"])
+  }
+
+  @Test func statusCallbackDecodes() throws {
+    let form = TwilioWebhookForm.status(
+      messageSid: "SM1", status: .undelivered, from: "+1", to: "+2", errorCode: 21610)
+    let callback = try StatusCallback(parameters: form)
+    #expect(callback.status == .undelivered)
+    #expect(callback.errorCode == StatusCallback.recipientOptedOut)
+    #expect(!MessageStatus(rawValue: "some_future_status").isFinal)
+    #expect(MessageStatus.documented.count == 13)
+  }
+
+  @Test func statusCallbackFallsBackToSmsStatusAndKeepsUnknownValues() throws {
+    let callback = try StatusCallback(
+      parameters: FormParameters(decoding: "SmsSid=SM1&SmsStatus=brand_new"))
+    #expect(callback.status.rawValue == "brand_new")
+    #expect(callback.errorCode == nil)
+  }
+
+  @Test func redactionMasksPhoneNumbers() {
+    #expect(Redaction.phoneNumber("+14155551234") == "+14*******34")
+    #expect(Redaction.phoneNumber("whatsapp:+447700900123") == "whatsapp:+44********23")
+    #expect(Redaction.phoneNumber("123") == "***")
+  }
+}
