@@ -110,7 +110,7 @@ public struct ParleyServer: Service {
 
   /// Serves the requests of one connection, one after the other, until it closes.
   func serve(_ connection: Connection) async {
-    let state = Mutex(ConnectionState())
+    let state = ConnectionState()
     let channel = connection.channel
     do {
       try await withGracefulShutdownHandler {
@@ -122,12 +122,9 @@ public struct ParleyServer: Service {
             }
             state.withLock { $0.busy = true }
             let keepAlive = try await self.serveRequest(
-              head: head, parts: &parts, outbound: outbound)
-            let closing = state.withLock { state in
-              state.busy = false
-              return state.shuttingDown
-            }
-            if !keepAlive || closing { break }
+              head: head, parts: &parts, outbound: outbound, state: state)
+            state.withLock { $0.busy = false }
+            if !keepAlive { break }
           }
         }
       } onGracefulShutdown: {
@@ -146,10 +143,12 @@ public struct ParleyServer: Service {
   private func serveRequest(
     head: HTTPRequest,
     parts: inout NIOAsyncChannelInboundStream<HTTPRequestPart>.AsyncIterator,
-    outbound: NIOAsyncChannelOutboundWriter<HTTPResponsePart>
+    outbound: NIOAsyncChannelOutboundWriter<HTTPResponsePart>,
+    state: ConnectionState
   ) async throws -> Bool {
     let limit = application.configuration.maximumBodySize
-    let keepAlive = !(head.headerFields[.connection]?.lowercased().contains("close") ?? false)
+    let clientKeepsAlive =
+      !(head.headerFields[.connection]?.lowercased().contains("close") ?? false)
 
     if head.headerFields.count > configuration.maximumHeaderCount {
       try await write(
@@ -183,6 +182,8 @@ public struct ParleyServer: Service {
     }
 
     let response = await application.respond(to: WebhookRequest(head: head, body: body))
+    // A shutdown that began while the app worked closes the connection after this response.
+    let keepAlive = clientKeepsAlive && !state.withLock { $0.shuttingDown }
     try await write(response, keepAlive: keepAlive, to: outbound)
     return keepAlive
   }
@@ -206,9 +207,20 @@ public struct ParleyServer: Service {
   }
 }
 
-struct ConnectionState {
-  var busy = false
-  var shuttingDown = false
+/// What the graceful-shutdown handler and the request loop of one connection share.
+final class ConnectionState: Sendable {
+  struct Flags {
+    /// A request is being read or answered.
+    var busy = false
+    /// Graceful shutdown began: finish the current request, then close.
+    var shuttingDown = false
+  }
+
+  private let flags = Mutex(Flags())
+
+  func withLock<T>(_ body: (inout Flags) -> T) -> T {
+    flags.withLock { body(&$0) }
+  }
 }
 
 struct UnexpectedPart: Error {}
