@@ -13,6 +13,7 @@ let package = Package(
     .library(name: "ParleyTwiML", targets: ["ParleyTwiML"]),
     .library(name: "Parley", targets: ["Parley"]),
     .library(name: "ParleyServer", targets: ["ParleyServer"]),
+    .library(name: "ParleySQLite", targets: ["ParleySQLite"]),
     .library(name: "ParleyTesting", targets: ["ParleyTesting"]),
     .executable(name: "Echo", targets: ["Echo"]),
   ],
@@ -23,6 +24,8 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
     .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+    .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+    .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
   ],
   targets: [
     .target(
@@ -34,6 +37,17 @@ let package = Package(
       dependencies: [
         "ParleyTwiML",
         .product(name: "HTTPTypes", package: "swift-http-types"),
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "Crypto", package: "swift-crypto"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+      ],
+      swiftSettings: strict
+    ),
+    .target(
+      name: "ParleySQLite",
+      dependencies: [
+        "Parley",
+        .product(name: "GRDB", package: "GRDB.swift"),
         .product(name: "Logging", package: "swift-log"),
       ],
       swiftSettings: strict
@@ -89,6 +103,15 @@ let package = Package(
     .testTarget(
       name: "ParleyTests",
       dependencies: ["Parley", "ParleyTwiML", "ParleyTesting", "EchoBot"],
+      swiftSettings: strict
+    ),
+    .testTarget(
+      name: "ParleySessionTests",
+      dependencies: [
+        "Parley", "ParleySQLite", "ParleyTesting",
+        .product(name: "GRDB", package: "GRDB.swift"),
+        .product(name: "Logging", package: "swift-log"),
+      ],
       swiftSettings: strict
     ),
     .testTarget(

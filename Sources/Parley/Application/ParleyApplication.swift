@@ -194,6 +194,8 @@ public struct ParleyApplication: Sendable {
         status: .ok, contentType: "text/xml; charset=utf-8", body: twiml.xml)
     case .plainText(let text):
       response = WebhookResponse(status: .ok, contentType: "text/plain; charset=utf-8", body: text)
+    case .rendered(let contentType, let body):
+      response = WebhookResponse(status: .ok, contentType: contentType, body: body)
     }
     response.head.headerFields.append(contentsOf: reply.headerFields)
     return response

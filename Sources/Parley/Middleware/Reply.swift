@@ -9,6 +9,8 @@ public struct Reply: Sendable, Hashable {
     case twiml(MessagingResponse)
     /// Text that Twilio sends back as one message, served as `text/plain`.
     case plainText(String)
+    /// A body rendered earlier, sent again byte for byte (a retried MessageSid).
+    case rendered(contentType: String, body: String)
   }
 
   /// The body Twilio receives.
@@ -50,6 +52,12 @@ public struct Reply: Sendable, Hashable {
     switch content {
     case .twiml(let response): response.messages
     case .plainText(let text): text.isEmpty ? [] : [Message(text)]
+    case .rendered(let contentType, let body):
+      if contentType.hasPrefix("text/plain") {
+        body.isEmpty ? [] : [Message(body)]
+      } else {
+        (try? MessagingResponse(xml: body))?.messages ?? []
+      }
     }
   }
 }

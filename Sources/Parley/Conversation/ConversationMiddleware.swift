@@ -1,0 +1,114 @@
+import HTTPTypes
+import Logging
+
+/// The outermost messaging middleware of a stateful app: one turn at a time per conversation,
+/// a retried MessageSid answered from the record of the first answer, and every write of the turn
+/// committed in one transaction before the reply leaves.
+///
+/// For each turn it
+/// 1. waits for the conversation's previous turn to finish (an in-process keyed lock; across
+///    instances the store's version checks serialize, and a conflict runs the turn again);
+/// 2. reads a snapshot; if the MessageSid was already answered it returns that reply, byte for
+///    byte, and changes nothing;
+/// 3. runs the rest of the chain with a ``TurnTransaction`` that inner middleware write into;
+/// 4. commits the dedupe record and those writes together, then returns the reply.
+///
+/// A turn whose chain throws commits nothing, so Twilio's retry runs it afresh.
+public struct ConversationMiddleware: MessagingMiddleware {
+  /// Tuning.
+  public struct Configuration: Sendable {
+    /// How conversations are keyed.
+    public var keyStrategy: ConversationKey.Strategy
+    /// How long a handled MessageSid is remembered (Twilio retries within minutes; default 24 h).
+    public var dedupeWindow: Duration
+    /// How many times a turn is run again after a version conflict.
+    public var maximumConflictRetries: Int
+
+    /// Creates a configuration.
+    public init(
+      keyStrategy: ConversationKey.Strategy = .fromTo,
+      dedupeWindow: Duration = .seconds(24 * 3600),
+      maximumConflictRetries: Int = 3
+    ) {
+      self.keyStrategy = keyStrategy
+      self.dedupeWindow = dedupeWindow
+      self.maximumConflictRetries = maximumConflictRetries
+    }
+  }
+
+  /// The store.
+  public let store: any ConversationStore
+  /// The clock.
+  public let clock: any WallClock
+  /// Tuning.
+  public let configuration: Configuration
+  private let locks = KeyedLock<ConversationKey>()
+
+  /// Creates the middleware.
+  public init(
+    store: any ConversationStore, clock: any WallClock = SystemWallClock(),
+    configuration: Configuration = .init()
+  ) {
+    self.store = store
+    self.clock = clock
+    self.configuration = configuration
+  }
+
+  public func handle(_ turn: Turn, next: NextResponder) async throws -> Reply {
+    let key = configuration.keyStrategy.key(for: turn.message)
+    let messageSid = turn.message.messageSid
+    return try await locks.withLock(key) {
+      var attempt = 0
+      while true {
+        let now = clock.now
+        let snapshot = try await store.snapshot(for: key, messageSid: messageSid, now: now)
+        if let replay = snapshot.replay {
+          turn.logger.info("retried MessageSid answered from its first reply")
+          return Reply(stored: replay)
+        }
+        let transaction = TurnTransaction(key: key, now: now, snapshot: snapshot)
+        var inner = turn
+        inner.values[TurnTransactionKey.self] = transaction
+        let reply = try await next(inner)
+        let committedAt = clock.now
+        var writes = TurnWrites(key: key, now: committedAt, session: transaction.sessionWrite)
+        if let messageSid {
+          writes.dedupe = DedupeRecord(
+            messageSid: messageSid, key: key, reply: reply.stored, createdAt: committedAt,
+            expiresAt: committedAt.advanced(by: configuration.dedupeWindow))
+        }
+        do {
+          if !writes.isEmpty { try await store.commit(writes) }
+          return reply
+        } catch let error as ConversationStoreError
+          where attempt < configuration.maximumConflictRetries
+        {
+          attempt += 1
+          turn.logger.notice(
+            "turn raced another instance; running it again",
+            metadata: ["parley.conflict": "\(error.code.rawValue)", "parley.attempt": "\(attempt)"])
+        }
+      }
+    }
+  }
+}
+
+extension Reply {
+  /// The reply as it will be sent, for the dedupe record.
+  var stored: StoredReply {
+    let rendered = ParleyApplication.render(self)
+    let contentType = rendered.head.headerFields[.contentType] ?? ""
+    return StoredReply(
+      contentType: contentType, body: rendered.bodyText,
+      headerFields: headerFields.map { [$0.name.rawName, $0.value] })
+  }
+
+  /// A reply that sends `stored` again, byte for byte.
+  init(stored: StoredReply) {
+    var fields = HTTPFields()
+    for pair in stored.headerFields where pair.count == 2 {
+      if let name = HTTPField.Name(pair[0]) { fields.append(HTTPField(name: name, value: pair[1])) }
+    }
+    self.init(.rendered(contentType: stored.contentType, body: stored.body), headerFields: fields)
+  }
+}

@@ -1,0 +1,174 @@
+import Synchronization
+
+/// A conversation store in memory: for tests, demos and single-process apps that may lose their
+/// sessions on restart. It commits atomically and sweeps through an expiry heap, like the durable
+/// stores do through an index.
+public final class MemoryConversationStore: ConversationStore {
+  private struct State {
+    var sessions: [ConversationKey: SessionRecord] = [:]
+    var dedupe: [String: DedupeRecord] = [:]
+    /// Expiry entries; an entry is stale when its record's expiry moved on since it was pushed.
+    var sessionExpiries = MinHeap<ExpiryEntry>()
+    var dedupeExpiries = MinHeap<ExpiryEntry>()
+  }
+
+  private struct ExpiryEntry: Comparable {
+    var expiresAt: Int64
+    var id: String
+    static func < (lhs: Self, rhs: Self) -> Bool {
+      (lhs.expiresAt, lhs.id) < (rhs.expiresAt, rhs.id)
+    }
+  }
+
+  private let state = Mutex(State())
+
+  /// Creates an empty store.
+  public init() {}
+
+  public func snapshot(for key: ConversationKey, messageSid: String?, now: WallInstant) async throws
+    -> TurnSnapshot
+  {
+    state.withLock { state in
+      var replay: StoredReply?
+      if let messageSid, let record = state.dedupe[messageSid], record.expiresAt > now {
+        replay = record.reply
+      }
+      return TurnSnapshot(replay: replay, session: state.sessions[key])
+    }
+  }
+
+  public func commit(_ writes: TurnWrites) async throws {
+    try state.withLock { state in
+      // Check everything first, then apply: all or nothing.
+      if let dedupe = writes.dedupe, let existing = state.dedupe[dedupe.messageSid],
+        existing.expiresAt > writes.now
+      {
+        throw ConversationStoreError(.duplicateMessage)
+      }
+      if let write = writes.session {
+        let current = state.sessions[write.key]?.version
+        guard current == write.expected else {
+          throw ConversationStoreError(.conflict, "session changed since it was read")
+        }
+      }
+      if let dedupe = writes.dedupe {
+        state.dedupe[dedupe.messageSid] = dedupe
+        state.dedupeExpiries.push(
+          ExpiryEntry(expiresAt: dedupe.expiresAt.millisecondsSince1970, id: dedupe.messageSid))
+      }
+      switch writes.session {
+      case .save(let record, _):
+        state.sessions[record.key] = record
+        state.sessionExpiries.push(
+          ExpiryEntry(expiresAt: record.expiresAt.millisecondsSince1970, id: record.key.rawValue))
+      case .touch(let key, _, let updatedAt, let expiresAt):
+        state.sessions[key]!.updatedAt = updatedAt
+        state.sessions[key]!.expiresAt = expiresAt
+        state.sessionExpiries.push(
+          ExpiryEntry(expiresAt: expiresAt.millisecondsSince1970, id: key.rawValue))
+      case .delete(let key, _):
+        state.sessions[key] = nil
+      case nil:
+        break
+      }
+    }
+  }
+
+  public func sweep(now: WallInstant, limit: Int) async throws -> SweepResult {
+    state.withLock { state in
+      var result = SweepResult()
+      let cutoff = now.millisecondsSince1970
+      while result.sessions < limit, let top = state.sessionExpiries.peek, top.expiresAt <= cutoff {
+        state.sessionExpiries.pop()
+        let key = ConversationKey(rawValue: top.id)
+        if let record = state.sessions[key], record.expiresAt <= now {
+          state.sessions[key] = nil
+          result.sessions += 1
+        }
+      }
+      while result.dedupeRecords < limit, let top = state.dedupeExpiries.peek,
+        top.expiresAt <= cutoff
+      {
+        state.dedupeExpiries.pop()
+        if let record = state.dedupe[top.id], record.expiresAt <= now {
+          state.dedupe[top.id] = nil
+          result.dedupeRecords += 1
+        }
+      }
+      return result
+    }
+  }
+
+  public func session(for key: ConversationKey) async throws -> SessionRecord? {
+    state.withLock { $0.sessions[key] }
+  }
+
+  public func sessions(after key: ConversationKey?, limit: Int) async throws -> [SessionRecord] {
+    state.withLock { state in
+      let sorted = state.sessions.values
+        .filter { key == nil || $0.key.rawValue > key!.rawValue }
+        .sorted { $0.key.rawValue < $1.key.rawValue }
+      return Array(sorted.prefix(limit))
+    }
+  }
+
+  public func deleteSession(for key: ConversationKey) async throws -> Bool {
+    state.withLock { $0.sessions.removeValue(forKey: key) != nil }
+  }
+}
+
+extension SessionWrite {
+  /// The conversation the write is about.
+  public var key: ConversationKey {
+    switch self {
+    case .save(let record, _): record.key
+    case .touch(let key, _, _, _), .delete(let key, _): key
+    }
+  }
+
+  /// The version the write expects to find.
+  public var expected: SessionVersion? {
+    switch self {
+    case .save(_, let expected): expected
+    case .touch(_, let expected, _, _), .delete(_, let expected): expected
+    }
+  }
+}
+
+/// A binary min-heap.
+struct MinHeap<Element: Comparable> {
+  private var items: [Element] = []
+
+  var peek: Element? { items.first }
+  var count: Int { items.count }
+
+  mutating func push(_ element: Element) {
+    items.append(element)
+    var child = items.count - 1
+    while child > 0 {
+      let parent = (child - 1) / 2
+      guard items[child] < items[parent] else { break }
+      items.swapAt(child, parent)
+      child = parent
+    }
+  }
+
+  @discardableResult
+  mutating func pop() -> Element? {
+    guard !items.isEmpty else { return nil }
+    items.swapAt(0, items.count - 1)
+    let top = items.removeLast()
+    var parent = 0
+    while true {
+      let left = 2 * parent + 1
+      let right = left + 1
+      var smallest = parent
+      if left < items.count && items[left] < items[smallest] { smallest = left }
+      if right < items.count && items[right] < items[smallest] { smallest = right }
+      if smallest == parent { break }
+      items.swapAt(parent, smallest)
+      parent = smallest
+    }
+    return top
+  }
+}

@@ -1,0 +1,98 @@
+import Crypto
+import HTTPTypes
+
+/// The cookie attributes Parley sets, and reading cookies back from a request.
+public struct SessionCookieOptions: Sendable, Hashable {
+  /// The cookie's name.
+  public var name: String
+  /// Add `Secure` (only when every webhook URL is https).
+  public var secure: Bool
+
+  /// Creates options.
+  public init(name: String = "parley_session", secure: Bool = false) {
+    self.name = name
+    self.secure = secure
+  }
+
+  /// Twilio caps cookie lifetimes at four hours.
+  public static let maximumAge: Int64 = 14_400
+
+  /// A `Set-Cookie` value; `maxAge` is capped at four hours.
+  func setCookie(value: String, maxAge: Duration) -> String {
+    let seconds = min(Self.maximumAge, max(0, maxAge.components.seconds))
+    var field = "\(name)=\(value); Max-Age=\(seconds); Path=/; HttpOnly"
+    if secure { field += "; Secure" }
+    return field
+  }
+
+  /// The values of the cookie called ``name`` in `fields`' `Cookie` headers.
+  func values(in fields: HTTPFields) -> [Substring] {
+    var values: [Substring] = []
+    for header in fields[values: .cookie] {
+      for pair in header.split(separator: ";") {
+        let trimmed = pair.drop { $0 == " " || $0 == "\t" }
+        guard let equals = trimmed.firstIndex(of: "=") else { continue }
+        if trimmed[..<equals] == name {
+          values.append(trimmed[trimmed.index(after: equals)...])
+        }
+      }
+    }
+    return values
+  }
+}
+
+/// The signed pointer a stored session's cookie carries: `v1.<id>.<generation>.<conversation tag>.<mac>`.
+///
+/// Every character is in `[A-Za-z0-9._-]`, which Twilio accepts in a cookie value.
+struct SignedSessionPointer: Hashable {
+  var sessionID: String
+  var generation: Int64
+  var conversationTag: String
+
+  init(sessionID: String, generation: Int64, key: ConversationKey) {
+    self.sessionID = sessionID
+    self.generation = generation
+    self.conversationTag = Self.tag(for: key)
+  }
+
+  private init(sessionID: String, generation: Int64, conversationTag: String) {
+    self.sessionID = sessionID
+    self.generation = generation
+    self.conversationTag = conversationTag
+  }
+
+  /// A short digest binding the cookie to its conversation, so a cookie replayed on another
+  /// conversation is recognised as foreign.
+  static func tag(for key: ConversationKey) -> String {
+    Base64URL.encode(SHA256.hash(data: Array(key.rawValue.utf8)).prefix(9))
+  }
+
+  var payload: String { "v1.\(sessionID).\(generation).\(conversationTag)" }
+
+  func signed(with key: SymmetricKey) -> String {
+    let mac = HMAC<SHA256>.authenticationCode(for: Array(payload.utf8), using: key)
+    return payload + "." + Base64URL.encode(mac)
+  }
+
+  enum Problem: String, Error {
+    case malformed = "malformed"
+    case badSignature = "bad signature"
+  }
+
+  /// Verifies a cookie value against every key, in constant time per key.
+  static func verify(_ value: Substring, keys: [SymmetricKey]) -> Result<Self, Problem> {
+    let parts = value.split(separator: ".", omittingEmptySubsequences: false)
+    guard parts.count == 5, parts[0] == "v1", let generation = Int64(parts[2]), generation >= 0,
+      let mac = Base64URL.decode(parts[4]), !parts[1].isEmpty,
+      parts[1].utf8.allSatisfy(Base64URL.isAlphabet), parts[3].utf8.allSatisfy(Base64URL.isAlphabet)
+    else { return .failure(.malformed) }
+    let payload = Array(value[..<value.lastIndex(of: ".")!].utf8)
+    for key in keys
+    where HMAC<SHA256>.isValidAuthenticationCode(mac, authenticating: payload, using: key) {
+      return .success(
+        SignedSessionPointer(
+          sessionID: String(parts[1]), generation: generation, conversationTag: String(parts[3])))
+    }
+    return .failure(.badSignature)
+  }
+}

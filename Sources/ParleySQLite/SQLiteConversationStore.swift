@@ -1,0 +1,230 @@
+import Foundation
+import GRDB
+public import Parley
+
+/// The default conversation store: sessions and processed messages in SQLite (through GRDB).
+///
+/// Every commit is one SQLite transaction; with ``SQLiteDurability/full`` it is fsync'd before
+/// ``commit(_:)`` returns. Expired rows are found through an index on `expires_at`.
+///
+/// ```swift
+/// let database = try SQLiteDatabase(path: "parley.sqlite")
+/// let store = SQLiteConversationStore(database: database)
+/// ```
+public struct SQLiteConversationStore: ConversationStore {
+  /// The database.
+  public let database: SQLiteDatabase
+
+  /// Creates a store on an open database.
+  public init(database: SQLiteDatabase) {
+    self.database = database
+  }
+
+  /// Opens the database at `path` and creates a store on it.
+  public init(path: String, durability: SQLiteDurability = .full) throws {
+    self.init(database: try SQLiteDatabase(path: path, durability: durability))
+  }
+
+  public func snapshot(for key: ConversationKey, messageSid: String?, now: WallInstant) async throws
+    -> TurnSnapshot
+  {
+    try await database.pool.read { db in
+      var snapshot = TurnSnapshot()
+      snapshot.session = try SessionRow.fetchOne(db, key: key.rawValue)?.record
+      if let messageSid {
+        snapshot.replay = try ProcessedMessageRow
+          .filter(
+            Column("message_sid") == messageSid && Column("expires_at") > now.millisecondsSince1970
+          )
+          .fetchOne(db)?.reply
+      }
+      return snapshot
+    }
+  }
+
+  public func commit(_ writes: TurnWrites) async throws {
+    try await database.pool.write { db in
+      try Self.apply(writes, in: db)
+    }
+  }
+
+  /// Applies a turn's writes inside an open transaction (the caller commits).
+  static func apply(_ writes: TurnWrites, in db: Database) throws {
+    if let dedupe = writes.dedupe {
+      try db.execute(
+        sql: "DELETE FROM parley_processed_message WHERE message_sid = ? AND expires_at <= ?",
+        arguments: [dedupe.messageSid, writes.now.millisecondsSince1970])
+      do {
+        try ProcessedMessageRow(dedupe).insert(db)
+      } catch let error as DatabaseError
+        where error.extendedResultCode == .SQLITE_CONSTRAINT_PRIMARYKEY
+      {
+        throw ConversationStoreError(.duplicateMessage)
+      }
+    }
+    switch writes.session {
+    case .save(let record, expected: nil):
+      do {
+        try SessionRow(record).insert(db)
+      } catch let error as DatabaseError
+        where error.extendedResultCode == .SQLITE_CONSTRAINT_PRIMARYKEY
+      {
+        throw ConversationStoreError(.conflict, "a session already exists")
+      }
+    case .save(let record, expected: let expected?):
+      try db.execute(
+        sql: """
+          UPDATE parley_session
+          SET session_id = ?, generation = ?, data = ?, created_at = ?, updated_at = ?, expires_at = ?
+          WHERE conversation_key = ? AND session_id = ? AND generation = ?
+          """,
+        arguments: [
+          record.id, record.generation, Data(record.data), record.createdAt.millisecondsSince1970,
+          record.updatedAt.millisecondsSince1970, record.expiresAt.millisecondsSince1970,
+          record.key.rawValue, expected.id, expected.generation,
+        ])
+      try requireOneChange(db)
+    case .touch(let key, let expected, let updatedAt, let expiresAt):
+      try db.execute(
+        sql: """
+          UPDATE parley_session SET updated_at = ?, expires_at = ?
+          WHERE conversation_key = ? AND session_id = ? AND generation = ?
+          """,
+        arguments: [
+          updatedAt.millisecondsSince1970, expiresAt.millisecondsSince1970, key.rawValue,
+          expected.id,
+          expected.generation,
+        ])
+      try requireOneChange(db)
+    case .delete(let key, let expected):
+      try db.execute(
+        sql:
+          "DELETE FROM parley_session WHERE conversation_key = ? AND session_id = ? AND generation = ?",
+        arguments: [key.rawValue, expected.id, expected.generation])
+      try requireOneChange(db)
+    case nil:
+      break
+    }
+  }
+
+  private static func requireOneChange(_ db: Database) throws {
+    if db.changesCount != 1 {
+      throw ConversationStoreError(.conflict, "session changed since it was read")
+    }
+  }
+
+  public func sweep(now: WallInstant, limit: Int) async throws -> SweepResult {
+    try await database.pool.write { db in
+      let cutoff = now.millisecondsSince1970
+      try db.execute(
+        sql: """
+          DELETE FROM parley_session WHERE conversation_key IN (
+            SELECT conversation_key FROM parley_session WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)
+          """,
+        arguments: [cutoff, limit])
+      let sessions = db.changesCount
+      try db.execute(
+        sql: """
+          DELETE FROM parley_processed_message WHERE message_sid IN (
+            SELECT message_sid FROM parley_processed_message WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)
+          """,
+        arguments: [cutoff, limit])
+      return SweepResult(sessions: sessions, dedupeRecords: db.changesCount)
+    }
+  }
+
+  public func session(for key: ConversationKey) async throws -> SessionRecord? {
+    try await database.pool.read { db in try SessionRow.fetchOne(db, key: key.rawValue)?.record }
+  }
+
+  public func sessions(after key: ConversationKey?, limit: Int) async throws -> [SessionRecord] {
+    try await database.pool.read { db in
+      var request = SessionRow.order(Column("conversation_key")).limit(limit)
+      if let key { request = request.filter(Column("conversation_key") > key.rawValue) }
+      return try request.fetchAll(db).map(\.record)
+    }
+  }
+
+  public func deleteSession(for key: ConversationKey) async throws -> Bool {
+    try await database.pool.write { db in try SessionRow.deleteOne(db, key: key.rawValue) }
+  }
+}
+
+/// A row of `parley_session`.
+struct SessionRow: Codable, FetchableRecord, PersistableRecord {
+  static let databaseTableName = "parley_session"
+
+  var conversationKey: String
+  var sessionID: String
+  var generation: Int64
+  var data: Data
+  var createdAt: Int64
+  var updatedAt: Int64
+  var expiresAt: Int64
+
+  enum CodingKeys: String, CodingKey {
+    case conversationKey = "conversation_key"
+    case sessionID = "session_id"
+    case generation, data
+    case createdAt = "created_at"
+    case updatedAt = "updated_at"
+    case expiresAt = "expires_at"
+  }
+
+  init(_ record: SessionRecord) {
+    conversationKey = record.key.rawValue
+    sessionID = record.id
+    generation = record.generation
+    data = Data(record.data)
+    createdAt = record.createdAt.millisecondsSince1970
+    updatedAt = record.updatedAt.millisecondsSince1970
+    expiresAt = record.expiresAt.millisecondsSince1970
+  }
+
+  var record: SessionRecord {
+    SessionRecord(
+      key: ConversationKey(rawValue: conversationKey), id: sessionID, generation: generation,
+      data: Array(data), createdAt: WallInstant(millisecondsSince1970: createdAt),
+      updatedAt: WallInstant(millisecondsSince1970: updatedAt),
+      expiresAt: WallInstant(millisecondsSince1970: expiresAt))
+  }
+}
+
+/// A row of `parley_processed_message`: a handled MessageSid and the reply it got.
+struct ProcessedMessageRow: Codable, FetchableRecord, PersistableRecord {
+  static let databaseTableName = "parley_processed_message"
+
+  var messageSid: String
+  var conversationKey: String
+  var contentType: String
+  var body: String
+  var headerFields: String
+  var createdAt: Int64
+  var expiresAt: Int64
+
+  enum CodingKeys: String, CodingKey {
+    case messageSid = "message_sid"
+    case conversationKey = "conversation_key"
+    case contentType = "content_type"
+    case body
+    case headerFields = "header_fields"
+    case createdAt = "created_at"
+    case expiresAt = "expires_at"
+  }
+
+  init(_ record: DedupeRecord) {
+    messageSid = record.messageSid
+    conversationKey = record.key.rawValue
+    contentType = record.reply.contentType
+    body = record.reply.body
+    let json = try? JSONEncoder().encode(record.reply.headerFields)
+    headerFields = json.map { String(decoding: $0, as: UTF8.self) } ?? "[]"
+    createdAt = record.createdAt.millisecondsSince1970
+    expiresAt = record.expiresAt.millisecondsSince1970
+  }
+
+  var reply: StoredReply {
+    let fields = (try? JSONDecoder().decode([[String]].self, from: Data(headerFields.utf8))) ?? []
+    return StoredReply(contentType: contentType, body: body, headerFields: fields)
+  }
+}

@@ -1,0 +1,61 @@
+public import GRDB
+
+/// How durable each commit is.
+public enum SQLiteDurability: String, Sendable, Hashable {
+  /// `synchronous=FULL`: every commit is on disk before it returns (fsync). The default: an
+  /// acknowledged turn, and above all an acknowledged opt-out, survives a power cut.
+  case full
+  /// `synchronous=NORMAL`: commits survive a crash of the process, but the last ones may be lost
+  /// if the machine loses power. Faster.
+  case normal
+}
+
+/// Opens Parley's SQLite database: WAL mode, the chosen durability, Parley's named migrations.
+///
+/// One file can hold every Parley store (sessions, opt-outs); open it once and share it.
+public struct SQLiteDatabase: Sendable {
+  /// The GRDB pool (WAL: readers never block the writer).
+  public let pool: DatabasePool
+
+  /// Opens (creating if needed) the database at `path` and migrates it.
+  public init(path: String, durability: SQLiteDurability = .full) throws {
+    var configuration = Configuration()
+    configuration.busyMode = .timeout(5)
+    configuration.prepareDatabase { db in
+      try db.execute(sql: "PRAGMA synchronous = \(durability == .full ? "FULL" : "NORMAL")")
+    }
+    pool = try DatabasePool(path: path, configuration: configuration)
+    try Self.migrator.migrate(pool)
+  }
+
+  /// Parley's schema, as named, append-only migrations.
+  static var migrator: DatabaseMigrator {
+    var migrator = DatabaseMigrator()
+    migrator.registerMigration("v1 sessions and processed messages") { db in
+      try db.execute(
+        sql: """
+          CREATE TABLE parley_session (
+            conversation_key TEXT PRIMARY KEY NOT NULL,
+            session_id TEXT NOT NULL CHECK (length(session_id) > 0),
+            generation INTEGER NOT NULL CHECK (generation >= 0),
+            data BLOB NOT NULL,
+            created_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL CHECK (updated_at >= created_at),
+            expires_at INTEGER NOT NULL
+          ) WITHOUT ROWID;
+          CREATE INDEX parley_session_expiry ON parley_session (expires_at);
+          CREATE TABLE parley_processed_message (
+            message_sid TEXT PRIMARY KEY NOT NULL CHECK (length(message_sid) > 0),
+            conversation_key TEXT NOT NULL,
+            content_type TEXT NOT NULL,
+            body TEXT NOT NULL,
+            header_fields TEXT NOT NULL CHECK (json_valid(header_fields)),
+            created_at INTEGER NOT NULL,
+            expires_at INTEGER NOT NULL
+          ) WITHOUT ROWID;
+          CREATE INDEX parley_processed_message_expiry ON parley_processed_message (expires_at);
+          """)
+    }
+    return migrator
+  }
+}

@@ -1,0 +1,313 @@
+public import Parley
+
+/// The behaviour every ``ConversationStore`` must have, as named checks that a test target runs
+/// against its store (each on a fresh, empty store):
+///
+/// ```swift
+/// @Test(arguments: ConversationStoreConformance.checks)
+/// func conforms(_ check: ConversationStoreConformance.Check) async throws {
+///   try await check.run(on: MemoryConversationStore())
+/// }
+/// ```
+public enum ConversationStoreConformance {
+  /// One named check.
+  public struct Check: Sendable, CustomStringConvertible {
+    /// The check's name.
+    public let name: String
+    let body: @Sendable (any ConversationStore) async throws -> Void
+
+    /// Runs the check; throws ``ConformanceFailure`` when the store misbehaves.
+    public func run(on store: any ConversationStore) async throws {
+      try await body(store)
+    }
+
+    public var description: String { name }
+  }
+
+  /// Every check.
+  public static let checks: [Check] = [
+    Check(name: "an empty store has nothing", body: emptyStore),
+    Check(name: "a saved session reads back exactly", body: saveAndRead),
+    Check(name: "a second first-save of one conversation conflicts", body: insertConflict),
+    Check(name: "updates need the current version", body: versionedUpdate),
+    Check(name: "touch slides the expiry and keeps the data", body: touch),
+    Check(name: "delete needs the current version", body: delete),
+    Check(name: "a committed MessageSid replays its reply until it expires", body: dedupe),
+    Check(name: "a commit is all or nothing", body: atomicity),
+    Check(name: "sweep deletes only what expired, in batches", body: sweep),
+    Check(name: "sessions list in key order, page by page", body: listing),
+    Check(name: "an expired session is still returned for the caller to judge", body: expiredRead),
+  ]
+
+  static let t0 = WallInstant(millisecondsSince1970: 1_800_000_000_000)
+  static let hour = Duration.seconds(3600)
+
+  static func record(
+    _ key: String, id: String = "s1", generation: Int64 = 1, data: [UInt8] = Array("{}".utf8),
+    at now: WallInstant = t0, expiresIn: Duration = hour * 4
+  ) -> SessionRecord {
+    SessionRecord(
+      key: ConversationKey(rawValue: key), id: id, generation: generation, data: data,
+      createdAt: now, updatedAt: now, expiresAt: now.advanced(by: expiresIn))
+  }
+
+  static func save(
+    _ store: any ConversationStore, _ record: SessionRecord, expected: SessionVersion?
+  ) async throws {
+    try await store.commit(
+      TurnWrites(key: record.key, now: record.updatedAt, session: .save(record, expected: expected))
+    )
+  }
+
+  static func expectFailure(
+    _ code: ConversationStoreError.Code, _ what: String, _ body: () async throws -> Void
+  ) async throws {
+    do {
+      try await body()
+    } catch let error as ConversationStoreError where error.code == code {
+      return
+    } catch {
+      throw ConformanceFailure("\(what): expected \(code), got \(error)")
+    }
+    throw ConformanceFailure("\(what): expected \(code), but it succeeded")
+  }
+
+  static func expect(_ condition: Bool, _ message: @autoclosure () -> String) throws {
+    if !condition { throw ConformanceFailure(message()) }
+  }
+
+  // MARK: Checks
+
+  static func emptyStore(_ store: any ConversationStore) async throws {
+    let key = ConversationKey(rawValue: "+16175550123|+14155550199")
+    let snapshot = try await store.snapshot(for: key, messageSid: "SM1", now: t0)
+    try expect(snapshot == TurnSnapshot(), "empty store returned \(snapshot)")
+    try expect(try await store.session(for: key) == nil, "empty store has a session")
+    try expect(
+      try await store.sessions(after: nil, limit: 10).isEmpty, "empty store lists sessions")
+    try expect(try await store.deleteSession(for: key) == false, "deleted a session that never was")
+    try expect(
+      try await store.sweep(now: t0, limit: 10) == SweepResult(), "swept something from nothing")
+  }
+
+  static func saveAndRead(_ store: any ConversationStore) async throws {
+    let binary = (0...255).map { UInt8($0) }
+    let saved = record("whatsapp:+447700900123|+14155550199", id: "Zm9vYmFy", data: binary)
+    try await save(store, saved, expected: nil)
+    let read = try await store.session(for: saved.key)
+    try expect(read == saved, "read back \(String(describing: read)), saved \(saved)")
+    let snapshot = try await store.snapshot(for: saved.key, messageSid: nil, now: t0)
+    try expect(snapshot.session == saved, "snapshot did not return the session")
+    try expect(snapshot.replay == nil, "snapshot without MessageSid returned a replay")
+  }
+
+  static func insertConflict(_ store: any ConversationStore) async throws {
+    let first = record("+1|+2", id: "a")
+    try await save(store, first, expected: nil)
+    try await expectFailure(.conflict, "second insert") {
+      try await save(store, record("+1|+2", id: "b"), expected: nil)
+    }
+    try expect(
+      try await store.session(for: first.key) == first, "conflicting insert changed the row")
+  }
+
+  static func versionedUpdate(_ store: any ConversationStore) async throws {
+    let first = record("+1|+2", id: "a", generation: 1)
+    try await save(store, first, expected: nil)
+    let second = record("+1|+2", id: "a", generation: 2, data: Array(#"{"n":2}"#.utf8))
+    try await save(store, second, expected: first.version)
+    try expect(try await store.session(for: first.key) == second, "update not applied")
+    try await expectFailure(.conflict, "update from a stale generation") {
+      try await save(store, record("+1|+2", id: "a", generation: 3), expected: first.version)
+    }
+    try await expectFailure(.conflict, "update of another session id") {
+      try await save(
+        store, record("+1|+2", id: "z", generation: 3),
+        expected: SessionVersion(id: "z", generation: 2))
+    }
+    // Replacing a session by a new one (after expiry) names the old version.
+    let replacement = record("+1|+2", id: "new", generation: 1)
+    try await save(store, replacement, expected: second.version)
+    try expect(try await store.session(for: first.key) == replacement, "replacement not applied")
+    try await expectFailure(.conflict, "update of a missing session") {
+      try await save(store, record("+9|+9"), expected: SessionVersion(id: "s1", generation: 1))
+    }
+  }
+
+  static func touch(_ store: any ConversationStore) async throws {
+    let first = record("+1|+2", id: "a")
+    try await save(store, first, expected: nil)
+    let later = t0.advanced(by: hour)
+    try await store.commit(
+      TurnWrites(
+        key: first.key, now: later,
+        session: .touch(
+          key: first.key, expected: first.version, updatedAt: later,
+          expiresAt: later.advanced(by: hour * 4))))
+    let read = try await store.session(for: first.key)
+    try expect(
+      read?.data == first.data && read?.generation == first.generation, "touch changed the data")
+    try expect(read?.expiresAt == later.advanced(by: hour * 4), "touch did not slide the expiry")
+    try expect(read?.updatedAt == later, "touch did not record the activity")
+    try await expectFailure(.conflict, "touch of a stale version") {
+      try await store.commit(
+        TurnWrites(
+          key: first.key, now: later,
+          session: .touch(
+            key: first.key, expected: SessionVersion(id: "a", generation: 9), updatedAt: later,
+            expiresAt: later)))
+    }
+  }
+
+  static func delete(_ store: any ConversationStore) async throws {
+    let first = record("+1|+2", id: "a")
+    try await save(store, first, expected: nil)
+    try await expectFailure(.conflict, "delete of a stale version") {
+      try await store.commit(
+        TurnWrites(
+          key: first.key, now: t0,
+          session: .delete(key: first.key, expected: SessionVersion(id: "a", generation: 0))))
+    }
+    try await store.commit(
+      TurnWrites(key: first.key, now: t0, session: .delete(key: first.key, expected: first.version))
+    )
+    try expect(try await store.session(for: first.key) == nil, "delete did not delete")
+    try await save(store, first, expected: nil)
+    try expect(try await store.deleteSession(for: first.key), "deleteSession found nothing")
+    try expect(try await store.session(for: first.key) == nil, "deleteSession did not delete")
+  }
+
+  static func dedupe(_ store: any ConversationStore) async throws {
+    let key = ConversationKey(rawValue: "+1|+2")
+    let reply = StoredReply(
+      contentType: "text/xml; charset=utf-8",
+      body:
+        #"<?xml version="1.0" encoding="UTF-8"?><Response><Message>héllo 👋</Message></Response>"#,
+      headerFields: [["Set-Cookie", "parley_session=v1.a.1.b.c; Max-Age=14400; Path=/; HttpOnly"]])
+    let record = DedupeRecord(
+      messageSid: "SM1", key: key, reply: reply, createdAt: t0,
+      expiresAt: t0.advanced(by: hour * 24))
+    try await store.commit(TurnWrites(key: key, now: t0, dedupe: record))
+    let hit = try await store.snapshot(for: key, messageSid: "SM1", now: t0.advanced(by: hour))
+    try expect(hit.replay == reply, "replay differs: \(String(describing: hit.replay))")
+    let miss = try await store.snapshot(for: key, messageSid: "SM2", now: t0)
+    try expect(miss.replay == nil, "another MessageSid replayed")
+    try await expectFailure(.duplicateMessage, "second commit of one MessageSid") {
+      try await store.commit(TurnWrites(key: key, now: t0, dedupe: record))
+    }
+    let afterWindow = t0.advanced(by: hour * 25)
+    let expired = try await store.snapshot(for: key, messageSid: "SM1", now: afterWindow)
+    try expect(expired.replay == nil, "an expired dedupe record replayed")
+    var again = record
+    again.createdAt = afterWindow
+    again.expiresAt = afterWindow.advanced(by: hour * 24)
+    try await store.commit(TurnWrites(key: key, now: afterWindow, dedupe: again))
+  }
+
+  static func atomicity(_ store: any ConversationStore) async throws {
+    let first = record("+1|+2", id: "a")
+    try await save(store, first, expected: nil)
+    let reply = StoredReply(contentType: "text/xml", body: "<Response/>", headerFields: [])
+    let dedupe = DedupeRecord(
+      messageSid: "SMatomic", key: first.key, reply: reply, createdAt: t0,
+      expiresAt: t0.advanced(by: hour))
+    try await expectFailure(.conflict, "commit with a conflicting session write") {
+      try await store.commit(
+        TurnWrites(
+          key: first.key, now: t0, dedupe: dedupe,
+          session: .save(
+            record("+1|+2", id: "a", generation: 5),
+            expected: SessionVersion(id: "a", generation: 4))))
+    }
+    let snapshot = try await store.snapshot(for: first.key, messageSid: "SMatomic", now: t0)
+    try expect(snapshot.replay == nil, "the dedupe record of a failed commit was kept")
+    try expect(snapshot.session == first, "the session changed in a failed commit")
+  }
+
+  static func sweep(_ store: any ConversationStore) async throws {
+    for index in 0..<5 {
+      try await save(
+        store, record("+1|expired\(index)", id: "e\(index)", expiresIn: hour), expected: nil)
+    }
+    let live = record("+1|live", id: "l", expiresIn: hour * 4)
+    try await save(store, live, expected: nil)
+    // A session whose expiry slid past the sweep time must survive.
+    let slid = record("+1|slid", id: "s", expiresIn: hour)
+    try await save(store, slid, expected: nil)
+    let later = t0.advanced(by: hour * 0.5)
+    try await store.commit(
+      TurnWrites(
+        key: slid.key, now: later,
+        session: .touch(
+          key: slid.key, expected: slid.version, updatedAt: later,
+          expiresAt: later.advanced(by: hour * 4))))
+    let reply = StoredReply(contentType: "text/xml", body: "<Response/>", headerFields: [])
+    for index in 0..<3 {
+      try await store.commit(
+        TurnWrites(
+          key: live.key, now: t0,
+          dedupe: DedupeRecord(
+            messageSid: "SMold\(index)", key: live.key, reply: reply, createdAt: t0,
+            expiresAt: t0.advanced(by: hour))))
+    }
+    try await store.commit(
+      TurnWrites(
+        key: live.key, now: t0,
+        dedupe: DedupeRecord(
+          messageSid: "SMnew", key: live.key, reply: reply, createdAt: t0,
+          expiresAt: t0.advanced(by: hour * 24))))
+    let sweepTime = t0.advanced(by: hour * 2)
+    let first = try await store.sweep(now: sweepTime, limit: 2)
+    try expect(
+      first.sessions == 2 && first.dedupeRecords == 2,
+      "first batch deleted \(first), expected 2 and 2")
+    let second = try await store.sweep(now: sweepTime, limit: 10)
+    try expect(
+      second.sessions == 3 && second.dedupeRecords == 1,
+      "second batch deleted \(second), expected 3 and 1")
+    try expect(
+      try await store.sweep(now: sweepTime, limit: 10) == SweepResult(), "a third sweep found more")
+    try expect(try await store.session(for: live.key) == live, "a live session was swept")
+    try expect(
+      try await store.session(for: slid.key) != nil, "a session whose expiry slid was swept")
+    try expect(
+      try await store.snapshot(for: live.key, messageSid: "SMnew", now: sweepTime).replay == reply,
+      "a live dedupe record was swept")
+  }
+
+  static func listing(_ store: any ConversationStore) async throws {
+    let keys = ["+3|a", "+1|a", "+2|b", "+1|b", "whatsapp:+4|a"]
+    for key in keys { try await save(store, record(key, id: "x"), expected: nil) }
+    let first = try await store.sessions(after: nil, limit: 2)
+    try expect(
+      first.map(\.key.rawValue) == ["+1|a", "+1|b"], "first page \(first.map(\.key.rawValue))")
+    let rest = try await store.sessions(after: first.last!.key, limit: 10)
+    try expect(
+      rest.map(\.key.rawValue) == ["+2|b", "+3|a", "whatsapp:+4|a"],
+      "second page \(rest.map(\.key.rawValue))")
+  }
+
+  static func expiredRead(_ store: any ConversationStore) async throws {
+    let old = record("+1|+2", id: "a", expiresIn: hour)
+    try await save(store, old, expected: nil)
+    let snapshot = try await store.snapshot(
+      for: old.key, messageSid: nil, now: t0.advanced(by: hour * 5))
+    try expect(snapshot.session == old, "an expired session was hidden from the caller")
+  }
+}
+
+/// A store failed a conformance check.
+public struct ConformanceFailure: Error, CustomStringConvertible {
+  /// What went wrong.
+  public let message: String
+
+  init(_ message: String) { self.message = message }
+
+  public var description: String { message }
+}
+
+extension Duration {
+  fileprivate static func * (lhs: Duration, rhs: Double) -> Duration {
+    .milliseconds(Int64(Double(lhs.components.seconds) * 1000 * rhs))
+  }
+}

@@ -1,0 +1,100 @@
+import Foundation
+import GRDB
+import Logging
+import Parley
+import ParleySQLite
+import ParleyTesting
+import Testing
+
+struct StoreConformanceTests {
+  @Test(arguments: ConversationStoreConformance.checks)
+  func memoryStore(_ check: ConversationStoreConformance.Check) async throws {
+    try await check.run(on: MemoryConversationStore())
+  }
+
+  @Test(arguments: ConversationStoreConformance.checks)
+  func sqliteStore(_ check: ConversationStoreConformance.Check) async throws {
+    try await check.run(
+      on: try SQLiteConversationStore(path: TemporaryDirectory.file("conformance.sqlite")))
+  }
+}
+
+struct SQLiteStoreTests {
+  let alice = "+16175550123"
+  let number = "+14155550199"
+
+  @Test func sessionsSurviveARestartOfTheProcess() async throws {
+    let path = TemporaryDirectory.file("restart.sqlite")
+    let clock = ManualClock()
+    do {
+      let client = counterApp(store: try SQLiteConversationStore(path: path), clock: clock)
+      _ = await client.send("hi", from: alice, to: number)
+      _ = await client.send("hi", from: alice, to: number)
+    }
+    // A new store on the same file, as after a restart (with a new cookie secret, even).
+    let fresh = try SessionSecrets("another-secret-after-the-restart-xyz")
+    let client = counterApp(
+      store: try SQLiteConversationStore(path: path), clock: clock, secrets: fresh)
+    #expect(
+      await client.send("hi", from: alice, to: number).texts == [
+        "Hello, thanks for message number 3"
+      ])
+  }
+
+  @Test func theDatabaseIsWALWithFullSyncAndNamedMigrations() throws {
+    let database = try SQLiteDatabase(path: TemporaryDirectory.file("pragmas.sqlite"))
+    try database.pool.read { db in
+      #expect(try String.fetchOne(db, sql: "PRAGMA journal_mode") == "wal")
+      #expect(try Int.fetchOne(db, sql: "PRAGMA synchronous") == 2)  // FULL
+      let migrations = try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations")
+      #expect(migrations == ["v1 sessions and processed messages"])
+    }
+    let normal = try SQLiteDatabase(
+      path: TemporaryDirectory.file("normal.sqlite"), durability: .normal)
+    let synchronous = try normal.pool.read { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") }
+    #expect(synchronous == 1)
+  }
+
+  @Test func sweepingUsesTheExpiryIndexNotAFullScan() throws {
+    let database = try SQLiteDatabase(path: TemporaryDirectory.file("plan.sqlite"))
+    try database.pool.read { db in
+      for (table, key) in [
+        ("parley_session", "conversation_key"), ("parley_processed_message", "message_sid"),
+      ] {
+        let plan = try Row.fetchAll(
+          db,
+          sql:
+            "EXPLAIN QUERY PLAN SELECT \(key) FROM \(table) WHERE expires_at <= ? ORDER BY expires_at LIMIT ?",
+          arguments: [0, 10]
+        ).map { $0["detail"] as String }
+        #expect(
+          plan.contains {
+            $0.contains("USING COVERING INDEX \(table)_expiry")
+              || $0.contains("USING INDEX \(table)_expiry")
+          }, "\(plan)")
+        #expect(
+          !plan.contains { $0.hasPrefix("SCAN \(table)") && !$0.contains("INDEX") }, "\(plan)")
+      }
+    }
+  }
+
+  @Test func theSweeperServiceDeletesExpiredSessions() async throws {
+    let store = try SQLiteConversationStore(path: TemporaryDirectory.file("sweep.sqlite"))
+    let clock = ManualClock()
+    let client = counterApp(store: store, clock: clock)
+    for index in 0..<25 { _ = await client.send("hi", from: "+1617555\(1000 + index)", to: number) }
+    clock.advance(by: .seconds(3 * 3600))
+    _ = await client.send("hi", from: alice, to: number)
+    clock.advance(by: .seconds(3600 + 1))
+    let sweeper = ConversationSweeper(
+      store: store, clock: clock, batchSize: 10, logger: Logger(label: "sweep"))
+    let swept = try await sweeper.sweepNow()
+    #expect(swept.sessions == 25)
+    #expect(swept.dedupeRecords == 0)  // dedupe records live 24 h
+    #expect(
+      try await store.sessions(after: nil, limit: 100).map(\.key.rawValue) == ["\(alice)|\(number)"]
+    )
+    clock.advance(by: .seconds(24 * 3600))
+    #expect(try await sweeper.sweepNow().dedupeRecords == 26)
+  }
+}

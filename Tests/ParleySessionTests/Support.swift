@@ -1,0 +1,138 @@
+import Foundation
+import HTTPTypes
+import Logging
+import Parley
+import ParleySQLite
+import ParleyTesting
+import Synchronization
+
+/// The stores every session test runs on.
+enum StoreKind: String, CaseIterable, Sendable, CustomStringConvertible {
+  case memory
+  case sqlite
+
+  var description: String { rawValue }
+
+  func make(durability: SQLiteDurability = .full) throws -> any ConversationStore {
+    switch self {
+    case .memory: MemoryConversationStore()
+    case .sqlite:
+      try SQLiteConversationStore(
+        path: TemporaryDirectory.file("parley.sqlite"), durability: durability)
+    }
+  }
+}
+
+enum TemporaryDirectory {
+  /// A fresh path in a new temporary directory.
+  static func file(_ name: String) -> String {
+    let directory = FileManager.default.temporaryDirectory
+      .appendingPathComponent("parley-tests-\(UUID().uuidString)")
+    try! FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    return directory.appendingPathComponent(name).path
+  }
+}
+
+/// The cookie-counter bot's state.
+struct Counter: SessionState, Equatable {
+  var count = 0
+}
+
+let secrets = try! SessionSecrets("0123456789abcdef0123456789abcdef-test-secret")
+
+/// A counter app on `store`, returning the client and what was logged.
+func counterApp(
+  store: any ConversationStore, clock: ManualClock, secrets: SessionSecrets = secrets,
+  keyStrategy: ConversationKey.Strategy = .fromTo, logger: Logger = Logger(label: "test")
+) -> ParleyTestClient {
+  let app = ParleyApplication(
+    logger: logger,
+    middleware: [
+      ConversationMiddleware(
+        store: store, clock: clock, configuration: .init(keyStrategy: keyStrategy)),
+      SessionMiddleware(Counter.self, secrets: secrets),
+    ]
+  ) { turn in
+    let session = try turn.session(Counter.self)
+    if turn.message.body == "reset" {
+      session.destroy()
+      return .message("Forgotten.")
+    }
+    if turn.message.body == "peek" {
+      return .message("Count is \(session.state.count)")
+    }
+    if turn.message.body == "fail" {
+      session.state.count += 100
+      throw TestFailure()
+    }
+    session.state.count += 1
+    return .message("Hello, thanks for message number \(session.state.count)")
+  }
+  return ParleyTestClient(application: app)
+}
+
+struct TestFailure: Error {}
+
+extension TestResponse {
+  /// The `Set-Cookie` header's cookie value, if one was set.
+  var cookieValue: String? {
+    guard let field = headerFields[.setCookie] else { return nil }
+    let pair = field.split(separator: ";").first ?? ""
+    guard let equals = pair.firstIndex(of: "=") else { return nil }
+    return String(pair[pair.index(after: equals)...])
+  }
+
+  /// A `Cookie` header sending back what this response set.
+  var cookieHeader: HTTPFields {
+    guard let field = headerFields[.setCookie], let pair = field.split(separator: ";").first else {
+      return [:]
+    }
+    return [.cookie: String(pair)]
+  }
+}
+
+/// Collects log records so tests can check what was logged.
+final class LogRecorder: Sendable {
+  struct Line: Sendable {
+    var level: Logger.Level
+    var message: String
+    var metadata: [String: String]
+  }
+
+  private let storage = Mutex<[Line]>([])
+
+  var lines: [Line] { storage.withLock { $0 } }
+
+  func contains(_ message: String, _ key: String? = nil, _ value: String? = nil) -> Bool {
+    lines.contains { line in
+      line.message == message && (key == nil || line.metadata[key!] == value)
+    }
+  }
+
+  var logger: Logger {
+    var logger = Logger(label: "test") { _ in Handler(recorder: self) }
+    logger.logLevel = .trace
+    return logger
+  }
+
+  struct Handler: LogHandler {
+    let recorder: LogRecorder
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .trace
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+      get { metadata[key] }
+      set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+      let all = metadata.merging(event.metadata ?? [:]) { $1 }
+      recorder.storage.withLock {
+        $0.append(
+          Line(
+            level: event.level, message: "\(event.message)",
+            metadata: all.mapValues { "\($0)" }))
+      }
+    }
+  }
+}
