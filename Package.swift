@@ -16,6 +16,7 @@ let package = Package(
     .library(name: "ParleySQLite", targets: ["ParleySQLite"]),
     .library(name: "ParleyTesting", targets: ["ParleyTesting"]),
     .executable(name: "Echo", targets: ["Echo"]),
+    .executable(name: "Counter", targets: ["Counter"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -77,6 +78,32 @@ let package = Package(
       swiftSettings: strict
     ),
     .target(
+      name: "SampleSupport",
+      dependencies: [
+        "Parley",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .product(name: "Logging", package: "swift-log"),
+      ],
+      path: "Samples/Support",
+      swiftSettings: strict
+    ),
+    .target(
+      name: "CounterBot",
+      dependencies: ["Parley", .product(name: "Logging", package: "swift-log")],
+      path: "Samples/Counter/CounterBot",
+      swiftSettings: strict
+    ),
+    .executableTarget(
+      name: "Counter",
+      dependencies: [
+        "CounterBot", "Parley", "ParleySQLite", "ParleyServer", "SampleSupport",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+      ],
+      path: "Samples/Counter/Server",
+      swiftSettings: strict
+    ),
+    .target(
       name: "EchoBot",
       dependencies: ["Parley", "ParleyTwiML", .product(name: "Logging", package: "swift-log")],
       path: "Samples/Echo/EchoBot",
@@ -87,8 +114,8 @@ let package = Package(
       dependencies: [
         "EchoBot",
         "ParleyServer",
+        "SampleSupport",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        .product(name: "Logging", package: "swift-log"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
       ],
       path: "Samples/Echo/Server",
@@ -117,7 +144,7 @@ let package = Package(
     .testTarget(
       name: "ParleyServerTests",
       dependencies: [
-        "ParleyServer", "Parley", "ParleyTesting",
+        "ParleyServer", "Parley", "ParleyTesting", "ParleyTwiML", "EchoBot",
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),
         .product(name: "Logging", package: "swift-log"),

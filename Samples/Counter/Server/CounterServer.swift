@@ -1,0 +1,34 @@
+import ArgumentParser
+import CounterBot
+import Parley
+import ParleySQLite
+import ParleyServer
+import SampleSupport
+import ServiceLifecycle
+
+/// `swift run Counter`: the counter bot on http://127.0.0.1:8080/sms, its sessions in SQLite.
+@main
+struct CounterServer: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "Counter", abstract: "Parley's counter bot: counts each conversation's messages.")
+
+  @OptionGroup var server: ServerOptions
+  @OptionGroup var state: StateOptions
+
+  func run() async throws {
+    let logger = server.makeLogger(label: "counter")
+    let store = try SQLiteConversationStore(path: state.database)
+    let app = CounterBot.application(
+      store: store, secrets: try state.secrets(logger: logger), logger: logger)
+    let group = ServiceGroup(
+      services: [
+        ParleyServer(
+          application: app, configuration: .init(host: server.host, port: server.port),
+          logger: logger),
+        ConversationSweeper(store: store, logger: logger),
+      ],
+      gracefulShutdownSignals: [.sigterm, .sigint],
+      logger: logger)
+    try await group.run()
+  }
+}

@@ -1,0 +1,114 @@
+import Foundation
+import ParleyTwiML
+import Testing
+
+/// A sample executable started as a real process on a free loopback port.
+final class SampleProcess {
+  let process = Process()
+  let output = Pipe()
+  private(set) var port = 0
+
+  /// The directory holding the built products (next to the test bundle).
+  static var productsDirectory: URL {
+    let candidates = [
+      Bundle.main.bundleURL.deletingLastPathComponent(),
+      URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent(),
+      URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+        "../../.build/debug"),
+    ]
+    return candidates.first {
+      FileManager.default.fileExists(atPath: $0.appendingPathComponent("Echo").path)
+    }
+      ?? candidates[2]
+  }
+
+  init(_ name: String, arguments: [String]) throws {
+    process.executableURL = Self.productsDirectory.appendingPathComponent(name)
+    process.arguments = ["--port", "0", "--host", "127.0.0.1"] + arguments
+    process.standardOutput = output
+    process.standardError = output
+    try process.run()
+  }
+
+  /// Waits for the "listening" line and reads the port from it.
+  func waitUntilListening() throws {
+    var seen = ""
+    let handle = output.fileHandleForReading
+    let deadline = Date().addingTimeInterval(30)
+    while Date() < deadline {
+      let data = handle.availableData
+      if data.isEmpty { break }
+      seen += String(decoding: data, as: UTF8.self)
+      if let range = seen.range(of: #"127\.0\.0\.1:(\d+)"#, options: .regularExpression) {
+        port = Int(seen[range].split(separator: ":").last!)!
+        return
+      }
+    }
+    throw SampleError("no listening line; output: \(seen)")
+  }
+
+  func kill(signal: Int32) {
+    Foundation.kill(process.processIdentifier, signal)
+    process.waitUntilExit()
+  }
+
+  deinit {
+    if process.isRunning { kill(signal: SIGKILL) }
+  }
+}
+
+struct SampleError: Error, CustomStringConvertible {
+  let description: String
+  init(_ description: String) { self.description = description }
+}
+
+@Suite(.serialized, .timeLimit(.minutes(2)))
+struct SampleProcessTests {
+  func post(_ port: Int, from: String, body: String, sid: String) async throws -> RawResponse {
+    let form =
+      "From=\(from)&To=%2B14155550199&Body=\(body)&MessageSid=\(sid)&AccountSid=AC1&NumMedia=0"
+    return try await RawConnection.open(port: port) { connection in
+      try await connection.send(webhookRequest(body: form))
+      return try #require(try await connection.readResponse())
+    }
+  }
+
+  @Test func theEchoSampleAnswersARealisticWebhook() async throws {
+    let echo = try SampleProcess("Echo", arguments: [])
+    try echo.waitUntilListening()
+    let reply = try await post(echo.port, from: "%2B16175550123", body: "Hello+there", sid: "SM1")
+    #expect(reply.status == 200)
+    #expect(
+      try MessagingResponse(xml: reply.body).messages.map(\.body) == ["You said: Hello there"])
+    echo.kill(signal: SIGTERM)
+    #expect(echo.process.terminationStatus == 0)
+  }
+
+  @Test func counterSessionsSurviveAKilledProcess() async throws {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "parley-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    let database = directory.appendingPathComponent("counter.sqlite").path
+    let first = try SampleProcess("Counter", arguments: ["--database", database])
+    try first.waitUntilListening()
+    var last: RawResponse?
+    for index in 1...3 {
+      last = try await post(first.port, from: "%2B16175550123", body: "hi", sid: "SM\(index)")
+    }
+    // Acknowledged, then killed without warning.
+    first.kill(signal: SIGKILL)
+
+    let second = try SampleProcess("Counter", arguments: ["--database", database])
+    try second.waitUntilListening()
+    let next = try await post(second.port, from: "%2B16175550123", body: "hi", sid: "SM4")
+    #expect(
+      try MessagingResponse(xml: next.body).messages.map(\.body) == [
+        "Hello, thanks for message number 4"
+      ])
+    // Twilio's retry of message 3 reaching the restarted process gets the very same reply.
+    let retry = try await post(second.port, from: "%2B16175550123", body: "hi", sid: "SM3")
+    #expect(retry.body == last?.body)
+    #expect(retry.header("Set-Cookie") == last?.header("Set-Cookie"))
+    second.kill(signal: SIGTERM)
+  }
+}
