@@ -113,6 +113,8 @@ let package = Package(
       name: "Echo",
       dependencies: [
         "EchoBot",
+        "Parley",
+        "ParleySQLite",
         "ParleyServer",
         "SampleSupport",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -144,7 +146,8 @@ let package = Package(
     .testTarget(
       name: "ParleyServerTests",
       dependencies: [
-        "ParleyServer", "Parley", "ParleyTesting", "ParleyTwiML", "EchoBot",
+        "ParleyServer", "Parley", "ParleyTesting", "ParleyTwiML", "EchoBot", "ParleySQLite",
+        .product(name: "GRDB", package: "GRDB.swift"),
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),
         .product(name: "Logging", package: "swift-log"),

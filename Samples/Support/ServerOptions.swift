@@ -23,11 +23,16 @@ public struct ServerOptions: ParsableArguments {
   }
 }
 
-/// The options of samples that keep state: the database file and the cookie secret.
-public struct StateOptions: ParsableArguments {
+/// The database file of the samples (every sample keeps at least its opt-outs).
+public struct DatabaseOptions: ParsableArguments {
   @Option(help: "SQLite database file (env PARLEY_DATABASE).")
   public var database = Environment.string("PARLEY_DATABASE") ?? "parley.sqlite"
 
+  public init() {}
+}
+
+/// The cookie secret of samples that keep sessions.
+public struct SessionOptions: ParsableArguments {
   @Option(
     help: """
       Secret signing session cookies, 32 bytes or more (env PARLEY_COOKIE_SECRET). \

@@ -25,31 +25,57 @@ public struct SQLiteConversationStore: ConversationStore {
     self.init(database: try SQLiteDatabase(path: path, durability: durability))
   }
 
-  public func snapshot(for key: ConversationKey, messageSid: String?, now: WallInstant) async throws
-    -> TurnSnapshot
-  {
+  public func snapshot(_ request: SnapshotRequest) async throws -> TurnSnapshot {
     try await database.pool.read { db in
       var snapshot = TurnSnapshot()
-      snapshot.session = try SessionRow.fetchOne(db, key: key.rawValue)?.record
-      if let messageSid {
+      snapshot.session = try SessionRow.fetchOne(db, key: request.key.rawValue)?.record
+      if let messageSid = request.messageSid {
         snapshot.replay = try ProcessedMessageRow
           .filter(
-            Column("message_sid") == messageSid && Column("expires_at") > now.millisecondsSince1970
+            Column("message_sid") == messageSid
+              && Column("expires_at") > request.now.millisecondsSince1970
           )
           .fetchOne(db)?.reply
+      }
+      if let subscriber = request.subscriber {
+        snapshot.optOuts = try Self.optOutRecords(
+          subscriber: subscriber, scopes: request.scopes, in: db)
       }
       return snapshot
     }
   }
 
   public func commit(_ writes: TurnWrites) async throws {
-    try await database.pool.write { db in
+    try await write(durable: !writes.optOutEvents.isEmpty) { db in
       try Self.apply(writes, in: db)
+    }
+  }
+
+  /// Runs `body` in a write transaction. A `durable` one is fsync'd even when the database runs
+  /// with `synchronous=NORMAL`: opt-outs are on disk before they are acknowledged.
+  func write<T: Sendable>(durable: Bool, _ body: @escaping @Sendable (Database) throws -> T)
+    async throws -> T
+  {
+    guard durable && database.durability == .normal else {
+      return try await database.pool.write(body)
+    }
+    return try await database.pool.writeWithoutTransaction { db in
+      try db.execute(sql: "PRAGMA synchronous = FULL")
+      defer { try? db.execute(sql: "PRAGMA synchronous = NORMAL") }
+      var result: T?
+      try db.inTransaction {
+        result = try body(db)
+        return .commit
+      }
+      return result!
     }
   }
 
   /// Applies a turn's writes inside an open transaction (the caller commits).
   static func apply(_ writes: TurnWrites, in db: Database) throws {
+    if !writes.optOutEvents.isEmpty {
+      _ = try appendOptOutEvents(writes.optOutEvents, now: writes.now, in: db)
+    }
     if let dedupe = writes.dedupe {
       try db.execute(
         sql: "DELETE FROM parley_processed_message WHERE message_sid = ? AND expires_at <= ?",

@@ -1,4 +1,5 @@
 public import GRDB
+import Parley
 
 /// How durable each commit is.
 public enum SQLiteDurability: String, Sendable, Hashable {
@@ -16,6 +17,8 @@ public enum SQLiteDurability: String, Sendable, Hashable {
 public struct SQLiteDatabase: Sendable {
   /// The GRDB pool (WAL: readers never block the writer).
   public let pool: DatabasePool
+  /// How durable commits are.
+  public let durability: SQLiteDurability
 
   /// Opens (creating if needed) the database at `path` and migrates it.
   public init(path: String, durability: SQLiteDurability = .full) throws {
@@ -25,6 +28,7 @@ public struct SQLiteDatabase: Sendable {
       try db.execute(sql: "PRAGMA synchronous = \(durability == .full ? "FULL" : "NORMAL")")
     }
     pool = try DatabasePool(path: path, configuration: configuration)
+    self.durability = durability
     try Self.migrator.migrate(pool)
   }
 
@@ -54,6 +58,46 @@ public struct SQLiteDatabase: Sendable {
             expires_at INTEGER NOT NULL
           ) WITHOUT ROWID;
           CREATE INDEX parley_processed_message_expiry ON parley_processed_message (expires_at);
+          """)
+    }
+    migrator.registerMigration("v2 opt-outs and their audit trail") { db in
+      let actions = OptOutAction.allCases.map { "'\($0.rawValue)'" }.joined(separator: ", ")
+      let sources = OptOutSource.allCases.map { "'\($0.rawValue)'" }.joined(separator: ", ")
+      try db.execute(
+        sql: """
+          CREATE TABLE parley_opt_out_event (
+            sequence INTEGER PRIMARY KEY CHECK (sequence > 0),
+            subscriber TEXT NOT NULL CHECK (length(subscriber) > 0),
+            scope TEXT NOT NULL CHECK (scope LIKE 'number:_%' OR scope LIKE 'service:_%'),
+            action TEXT NOT NULL CHECK (action IN (\(actions))),
+            source TEXT NOT NULL CHECK (source IN (\(sources))),
+            keyword TEXT,
+            body TEXT,
+            message_sid TEXT,
+            account_sid TEXT,
+            received_at INTEGER NOT NULL,
+            committed_at INTEGER NOT NULL,
+            previous_hash TEXT NOT NULL CHECK (length(previous_hash) = 64),
+            hash TEXT NOT NULL UNIQUE CHECK (length(hash) = 64)
+          );
+          CREATE TRIGGER parley_opt_out_event_append_only_update BEFORE UPDATE ON parley_opt_out_event
+          BEGIN SELECT RAISE(ABORT, 'the opt-out audit trail is append-only'); END;
+          CREATE TRIGGER parley_opt_out_event_append_only_delete BEFORE DELETE ON parley_opt_out_event
+          BEGIN SELECT RAISE(ABORT, 'the opt-out audit trail is append-only'); END;
+          CREATE TABLE parley_opt_out_audit_head (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            sequence INTEGER NOT NULL,
+            hash TEXT NOT NULL CHECK (length(hash) = 64)
+          );
+          CREATE TABLE parley_opt_out (
+            scope TEXT NOT NULL,
+            subscriber TEXT NOT NULL,
+            opted_out INTEGER NOT NULL CHECK (opted_out IN (0, 1)),
+            updated_at INTEGER NOT NULL,
+            event_sequence INTEGER NOT NULL REFERENCES parley_opt_out_event (sequence),
+            PRIMARY KEY (scope, subscriber)
+          ) WITHOUT ROWID;
+          CREATE INDEX parley_opt_out_subscriber ON parley_opt_out (subscriber);
           """)
     }
     return migrator

@@ -37,6 +37,9 @@ public enum ConversationStoreConformance {
     Check(name: "sweep deletes only what expired, in batches", body: sweep),
     Check(name: "sessions list in key order, page by page", body: listing),
     Check(name: "an expired session is still returned for the caller to judge", body: expiredRead),
+    Check(name: "opt-out events are chained, applied and listed", body: optOutEvents),
+    Check(name: "a turn's opt-out commits with the turn or not at all", body: optOutAtomicity),
+    Check(name: "may-I-text honours the number and the service", body: mayText),
   ]
 
   static let t0 = WallInstant(millisecondsSince1970: 1_800_000_000_000)
@@ -293,6 +296,106 @@ public enum ConversationStoreConformance {
     let snapshot = try await store.snapshot(
       for: old.key, messageSid: nil, now: t0.advanced(by: hour * 5))
     try expect(snapshot.session == old, "an expired session was hidden from the caller")
+  }
+}
+
+extension ConversationStoreConformance {
+  static func optOutDraft(
+    _ subscriber: String, _ scope: OptOutScope, _ action: OptOutAction,
+    source: OptOutSource = .keyword
+  ) -> OptOutEventDraft {
+    OptOutEventDraft(
+      subscriber: subscriber, scope: scope, action: action, source: source, keyword: "STOP",
+      body: "Stop, \"please\"\n👋", messageSid: "SM\(subscriber)", accountSid: "AC1", receivedAt: t0)
+  }
+
+  static func optOutEvents(_ store: any ConversationStore) async throws {
+    try expect(try await store.auditHead() == .empty, "a new trail has a head")
+    let number = OptOutScope.number("+14155550199")
+    let service = OptOutScope.messagingService("MG1")
+    let sealed = try await store.recordOptOutEvents(
+      [
+        optOutDraft("+1", number, .optOut), optOutDraft("+2", service, .optOut),
+        optOutDraft("+1", number, .help), optOutDraft("+1", number, .optIn, source: .api),
+      ], now: t0.advanced(by: .seconds(1)))
+    try expect(sealed.map(\.sequence) == [1, 2, 3, 4], "sequences \(sealed.map(\.sequence))")
+    try expect(
+      sealed[0].previousHash == OptOutEvent.genesisHash, "the first event does not start the chain")
+    try expect(sealed[1].previousHash == sealed[0].hash, "events are not chained")
+    let read = try await store.auditEvents(after: 0, limit: 10)
+    try expect(read == sealed, "events read back differ: \(read)")
+    try expect(
+      try await store.auditEvents(after: 2, limit: 1).map(\.sequence) == [3], "paging the trail")
+    try expect(
+      try await store.auditHead() == OptOutAuditChain.Head(sequence: 4, hash: sealed[3].hash),
+      "the head does not follow the trail")
+    try expect(try await store.verifyAuditTrail().isIntact, "a fresh trail does not verify")
+    let one = try await store.optOutRecords(subscriber: "+1", scopes: [number, service])
+    try expect(
+      one == [
+        OptOutRecord(
+          subscriber: "+1", scope: number, optedOut: false, updatedAt: t0.advanced(by: .seconds(1)),
+          eventSequence: 4)
+      ],
+      "records of +1: \(one)")
+    let optedOut = try await store.optOutRecords(optedOutOnly: true, after: nil, limit: 10)
+    try expect(optedOut.map(\.subscriber) == ["+2"], "opted-out listing \(optedOut)")
+    let all = try await store.optOutRecords(optedOutOnly: false, after: nil, limit: 10)
+    try expect(
+      all.map(\.scope.rawValue) == ["number:+14155550199", "service:MG1"], "listing order \(all)")
+    let rest = try await store.optOutRecords(optedOutOnly: false, after: all[0], limit: 10)
+    try expect(rest.map(\.subscriber) == ["+2"], "listing after a cursor \(rest)")
+    // Sweeping sessions never touches opt-outs.
+    _ = try await store.sweep(now: t0.advanced(by: .seconds(86400 * 365 * 10)), limit: 1000)
+    try expect(
+      try await store.auditEvents(after: 0, limit: 10).count == 4, "a sweep removed audit events")
+    try expect(
+      try await !store.mayText("+2", from: nil, messagingService: "MG1"),
+      "a sweep removed an opt-out")
+  }
+
+  static func optOutAtomicity(_ store: any ConversationStore) async throws {
+    let key = ConversationKey(rawValue: "+1|+2")
+    try await expectFailure(.conflict, "a turn whose session write conflicts") {
+      try await store.commit(
+        TurnWrites(
+          key: key, now: t0,
+          session: .touch(
+            key: key, expected: SessionVersion(id: "x", generation: 1), updatedAt: t0, expiresAt: t0
+          ),
+          optOutEvents: [optOutDraft("+1", .number("+2"), .optOut)]))
+    }
+    try expect(try await store.auditHead() == .empty, "a failed turn left an audit event")
+    try expect(try await store.mayText("+1", from: "+2"), "a failed turn left an opt-out")
+    try await store.commit(
+      TurnWrites(key: key, now: t0, optOutEvents: [optOutDraft("+1", .number("+2"), .optOut)]))
+    let snapshot = try await store.snapshot(
+      SnapshotRequest(
+        key: key, messageSid: nil, now: t0, subscriber: "+1",
+        scopes: [.number("+2"), .messagingService("MG9")]))
+    try expect(snapshot.optOuts.map(\.optedOut) == [true], "the snapshot does not show the opt-out")
+  }
+
+  static func mayText(_ store: any ConversationStore) async throws {
+    try await store.recordOptOutEvents(
+      [
+        optOutDraft("+1", .messagingService("MG1"), .optOut),
+        optOutDraft("+2", .number("+100"), .optOut),
+      ], now: t0)
+    try expect(
+      try await !store.mayText("+1", from: "+100", messagingService: "MG1"),
+      "service opt-out ignored")
+    try expect(
+      try await store.mayText("+1", from: "+100"), "a service opt-out leaked to a number outside it"
+    )
+    try expect(
+      try await !store.mayText("+2", from: "+100", messagingService: "MG1"),
+      "number opt-out ignored in a service")
+    try expect(
+      try await store.mayText("+2", from: "+200"), "a number opt-out leaked to another number")
+    try expect(
+      try await store.mayText("+3", from: "+100", messagingService: "MG1"),
+      "a stranger cannot be texted")
   }
 }
 

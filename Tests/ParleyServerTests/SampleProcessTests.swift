@@ -41,6 +41,8 @@ final class SampleProcess {
       seen += String(decoding: data, as: UTF8.self)
       if let range = seen.range(of: #"127\.0\.0\.1:(\d+)"#, options: .regularExpression) {
         port = Int(seen[range].split(separator: ":").last!)!
+        // Keep draining the output so a chatty process never blocks on a full pipe.
+        handle.readabilityHandler = { handle in _ = handle.availableData }
         return
       }
     }

@@ -47,7 +47,8 @@ struct SQLiteStoreTests {
       #expect(try String.fetchOne(db, sql: "PRAGMA journal_mode") == "wal")
       #expect(try Int.fetchOne(db, sql: "PRAGMA synchronous") == 2)  // FULL
       let migrations = try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations")
-      #expect(migrations == ["v1 sessions and processed messages"])
+      #expect(
+        migrations == ["v1 sessions and processed messages", "v2 opt-outs and their audit trail"])
     }
     let normal = try SQLiteDatabase(
       path: TemporaryDirectory.file("normal.sqlite"), durability: .normal)

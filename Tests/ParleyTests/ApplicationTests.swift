@@ -12,7 +12,9 @@ struct ApplicationTests {
   let to = "+14155550199"
 
   func echo() -> ParleyTestClient {
-    ParleyTestClient(application: EchoBot.application(logger: Logger(label: "test")))
+    ParleyTestClient(
+      application: EchoBot.application(
+        store: MemoryConversationStore(), logger: Logger(label: "test")))
   }
 
   @Test func echoAnswersWithTwiML() async throws {

@@ -11,17 +11,16 @@ public enum CounterBot {
     public init() {}
   }
 
-  /// The bot as a Parley app on `store`.
+  /// The bot as a Parley app on `store`, with opt-out handling on (as in every sample).
   public static func application(
     store: any ConversationStore, secrets: SessionSecrets, clock: any WallClock = SystemWallClock(),
     logger: Logger
   ) -> ParleyApplication {
-    ParleyApplication(
-      logger: logger,
-      middleware: [
-        ConversationMiddleware(store: store, clock: clock),
-        SessionMiddleware(State.self, secrets: secrets),
-      ]
+    .conversational(
+      store: store, secrets: secrets, state: State.self,
+      optOut: .enabled(
+        OptOutConfiguration(helpText: "Counter bot: every text is counted. Reply STOP to opt out.")),
+      clock: clock, logger: logger
     ) { turn in
       let session = try turn.session(State.self)
       session.state.count += 1

@@ -13,13 +13,14 @@ struct CounterServer: AsyncParsableCommand {
     commandName: "Counter", abstract: "Parley's counter bot: counts each conversation's messages.")
 
   @OptionGroup var server: ServerOptions
-  @OptionGroup var state: StateOptions
+  @OptionGroup var state: DatabaseOptions
+  @OptionGroup var session: SessionOptions
 
   func run() async throws {
     let logger = server.makeLogger(label: "counter")
     let store = try SQLiteConversationStore(path: state.database)
     let app = CounterBot.application(
-      store: store, secrets: try state.secrets(logger: logger), logger: logger)
+      store: store, secrets: try session.secrets(logger: logger), logger: logger)
     let group = ServiceGroup(
       services: [
         ParleyServer(

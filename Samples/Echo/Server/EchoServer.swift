@@ -1,5 +1,7 @@
 import ArgumentParser
 import EchoBot
+import Parley
+import ParleySQLite
 import ParleyServer
 import SampleSupport
 import ServiceLifecycle
@@ -11,15 +13,18 @@ struct EchoServer: AsyncParsableCommand {
     commandName: "Echo", abstract: "Parley's echo bot: replies to every text with the same text.")
 
   @OptionGroup var server: ServerOptions
+  @OptionGroup var state: DatabaseOptions
 
   func run() async throws {
     let logger = server.makeLogger(label: "echo")
+    let store = try SQLiteConversationStore(path: state.database)
     let parley = ParleyServer(
-      application: EchoBot.application(logger: logger),
+      application: EchoBot.application(store: store, logger: logger),
       configuration: .init(host: server.host, port: server.port),
       logger: logger)
     let group = ServiceGroup(
-      services: [parley], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+      services: [parley, ConversationSweeper(store: store, logger: logger)],
+      gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
     try await group.run()
   }
 }

@@ -61,7 +61,10 @@ public struct ConversationMiddleware: MessagingMiddleware {
       var attempt = 0
       while true {
         let now = clock.now
-        let snapshot = try await store.snapshot(for: key, messageSid: messageSid, now: now)
+        let snapshot = try await store.snapshot(
+          SnapshotRequest(
+            key: key, messageSid: messageSid, now: now, subscriber: turn.message.from,
+            scopes: OptOutScope.all(for: turn.message)))
         if let replay = snapshot.replay {
           turn.logger.info("retried MessageSid answered from its first reply")
           return Reply(stored: replay)
@@ -71,7 +74,9 @@ public struct ConversationMiddleware: MessagingMiddleware {
         inner.values[TurnTransactionKey.self] = transaction
         let reply = try await next(inner)
         let committedAt = clock.now
-        var writes = TurnWrites(key: key, now: committedAt, session: transaction.sessionWrite)
+        var writes = TurnWrites(
+          key: key, now: committedAt, session: transaction.sessionWrite,
+          optOutEvents: transaction.optOutEvents)
         if let messageSid {
           writes.dedupe = DedupeRecord(
             messageSid: messageSid, key: key, reply: reply.stored, createdAt: committedAt,

@@ -7,11 +7,11 @@
 /// and its turn is run again.
 ///
 /// Every store passes the conformance suite in `ParleyTesting` (`ConversationStoreConformance`).
-public protocol ConversationStore: Sendable {
-  /// Reads what a turn needs: a reply already given to `messageSid` (if not expired) and the
-  /// stored session of `key` (even if expired: the caller decides).
-  func snapshot(for key: ConversationKey, messageSid: String?, now: WallInstant) async throws
-    -> TurnSnapshot
+public protocol ConversationStore: OptOutStore {
+  /// Reads what a turn needs: a reply already given to the MessageSid (if not expired), the
+  /// stored session of the conversation (even if expired: the caller decides), and the sender's
+  /// opt-out records in the scopes asked for.
+  func snapshot(_ request: SnapshotRequest) async throws -> TurnSnapshot
 
   /// Commits a turn's writes atomically and durably before returning.
   ///
@@ -135,17 +135,47 @@ public struct DedupeRecord: Sendable, Hashable {
   }
 }
 
+/// What a turn asks the store for before it runs.
+public struct SnapshotRequest: Sendable, Hashable {
+  /// The conversation.
+  public var key: ConversationKey
+  /// The inbound message's id, to find an earlier reply.
+  public var messageSid: String?
+  /// The time the turn began.
+  public var now: WallInstant
+  /// The sender whose opt-out records are read.
+  public var subscriber: String?
+  /// The scopes to read them in.
+  public var scopes: [OptOutScope]
+
+  public init(
+    key: ConversationKey, messageSid: String?, now: WallInstant, subscriber: String? = nil,
+    scopes: [OptOutScope] = []
+  ) {
+    self.key = key
+    self.messageSid = messageSid
+    self.now = now
+    self.subscriber = subscriber
+    self.scopes = scopes
+  }
+}
+
 /// What a store read before a turn.
 public struct TurnSnapshot: Sendable, Hashable {
   /// The reply already given to this MessageSid, if any: the turn is a retry.
   public var replay: StoredReply?
   /// The stored session of the conversation, expired or not.
   public var session: SessionRecord?
+  /// The sender's opt-out records in the scopes asked for (those that exist).
+  public var optOuts: [OptOutRecord]
 
   /// Creates a snapshot.
-  public init(replay: StoredReply? = nil, session: SessionRecord? = nil) {
+  public init(
+    replay: StoredReply? = nil, session: SessionRecord? = nil, optOuts: [OptOutRecord] = []
+  ) {
     self.replay = replay
     self.session = session
+    self.optOuts = optOuts
   }
 }
 
@@ -159,20 +189,24 @@ public struct TurnWrites: Sendable, Hashable {
   public var dedupe: DedupeRecord?
   /// The session change, if any.
   public var session: SessionWrite?
+  /// Opt-out events to append to the audit trail (and apply to the opt-out records).
+  public var optOutEvents: [OptOutEventDraft]
 
-  /// Creates an empty set of writes.
+  /// Creates a set of writes.
   public init(
     key: ConversationKey, now: WallInstant, dedupe: DedupeRecord? = nil,
-    session: SessionWrite? = nil
+    session: SessionWrite? = nil,
+    optOutEvents: [OptOutEventDraft] = []
   ) {
     self.key = key
     self.now = now
     self.dedupe = dedupe
     self.session = session
+    self.optOutEvents = optOutEvents
   }
 
   /// Whether there is nothing to write.
-  public var isEmpty: Bool { dedupe == nil && session == nil }
+  public var isEmpty: Bool { dedupe == nil && session == nil && optOutEvents.isEmpty }
 }
 
 /// How much a sweep deleted.
@@ -207,4 +241,13 @@ public struct ConversationStoreError: Error, Sendable, Hashable, CustomStringCon
   }
 
   public var description: String { detail.isEmpty ? code.rawValue : "\(code.rawValue): \(detail)" }
+}
+
+extension ConversationStore {
+  /// Reads a snapshot without opt-out records.
+  public func snapshot(for key: ConversationKey, messageSid: String?, now: WallInstant) async throws
+    -> TurnSnapshot
+  {
+    try await snapshot(SnapshotRequest(key: key, messageSid: messageSid, now: now))
+  }
 }

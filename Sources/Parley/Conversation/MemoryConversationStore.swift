@@ -10,6 +10,28 @@ public final class MemoryConversationStore: ConversationStore {
     /// Expiry entries; an entry is stale when its record's expiry moved on since it was pushed.
     var sessionExpiries = MinHeap<ExpiryEntry>()
     var dedupeExpiries = MinHeap<ExpiryEntry>()
+    var optOuts: [OptOutKey: OptOutRecord] = [:]
+    var audit: [OptOutEvent] = []
+    var ledger = OptOutLedger(head: .empty)
+
+    mutating func apply(_ drafts: [OptOutEventDraft], now: WallInstant) -> [OptOutEvent] {
+      drafts.map { draft in
+        let event = ledger.append(draft, committedAt: now)
+        audit.append(event)
+        if let record = OptOutLedger.record(after: event) {
+          optOuts[OptOutKey(scope: record.scope, subscriber: record.subscriber)] = record
+        }
+        return event
+      }
+    }
+  }
+
+  private struct OptOutKey: Hashable, Comparable {
+    var scope: OptOutScope
+    var subscriber: String
+    static func < (lhs: Self, rhs: Self) -> Bool {
+      (lhs.scope.rawValue, lhs.subscriber) < (rhs.scope.rawValue, rhs.subscriber)
+    }
   }
 
   private struct ExpiryEntry: Comparable {
@@ -25,15 +47,69 @@ public final class MemoryConversationStore: ConversationStore {
   /// Creates an empty store.
   public init() {}
 
-  public func snapshot(for key: ConversationKey, messageSid: String?, now: WallInstant) async throws
-    -> TurnSnapshot
-  {
+  public func snapshot(_ request: SnapshotRequest) async throws -> TurnSnapshot {
     state.withLock { state in
       var replay: StoredReply?
-      if let messageSid, let record = state.dedupe[messageSid], record.expiresAt > now {
+      if let messageSid = request.messageSid, let record = state.dedupe[messageSid],
+        record.expiresAt > request.now
+      {
         replay = record.reply
       }
-      return TurnSnapshot(replay: replay, session: state.sessions[key])
+      let optOuts = request.subscriber.map { subscriber in
+        request.scopes.compactMap { state.optOuts[OptOutKey(scope: $0, subscriber: subscriber)] }
+      }
+      return TurnSnapshot(
+        replay: replay, session: state.sessions[request.key], optOuts: optOuts ?? [])
+    }
+  }
+
+  public func optOutRecords(subscriber: String, scopes: [OptOutScope]) async throws
+    -> [OptOutRecord]
+  {
+    state.withLock { state in
+      scopes.compactMap { state.optOuts[OptOutKey(scope: $0, subscriber: subscriber)] }
+    }
+  }
+
+  @discardableResult
+  public func recordOptOutEvents(_ events: [OptOutEventDraft], now: WallInstant) async throws
+    -> [OptOutEvent]
+  {
+    state.withLock { $0.apply(events, now: now) }
+  }
+
+  public func optOutRecords(optedOutOnly: Bool, after cursor: OptOutRecord?, limit: Int)
+    async throws
+    -> [OptOutRecord]
+  {
+    state.withLock { state in
+      let start = cursor.map { OptOutKey(scope: $0.scope, subscriber: $0.subscriber) }
+      return state.optOuts
+        .filter { (key, record) in
+          (!optedOutOnly || record.optedOut) && (start == nil || start! < key)
+        }
+        .sorted { $0.key < $1.key }
+        .prefix(limit)
+        .map(\.value)
+    }
+  }
+
+  public func auditEvents(after sequence: Int64, limit: Int) async throws -> [OptOutEvent] {
+    state.withLock { state in
+      Array(state.audit.lazy.filter { $0.sequence > sequence }.prefix(limit))
+    }
+  }
+
+  public func auditHead() async throws -> OptOutAuditChain.Head {
+    state.withLock { $0.ledger.head }
+  }
+
+  /// Replaces an audit event as it is stored, bypassing the chain: for tests that prove the
+  /// chain detects tampering. Never use it otherwise.
+  public func tamperWithAuditEvent(_ sequence: Int64, _ change: (inout OptOutEvent) -> Void) {
+    state.withLock { state in
+      guard let index = state.audit.firstIndex(where: { $0.sequence == sequence }) else { return }
+      change(&state.audit[index])
     }
   }
 
@@ -56,6 +132,7 @@ public final class MemoryConversationStore: ConversationStore {
         state.dedupeExpiries.push(
           ExpiryEntry(expiresAt: dedupe.expiresAt.millisecondsSince1970, id: dedupe.messageSid))
       }
+      _ = state.apply(writes.optOutEvents, now: writes.now)
       switch writes.session {
       case .save(let record, _):
         state.sessions[record.key] = record

@@ -13,6 +13,7 @@ public final class TurnTransaction: Sendable {
   /// What the store held.
   public let snapshot: TurnSnapshot
   private let pendingSession = Mutex<SessionWrite?>(nil)
+  private let pendingOptOuts = Mutex<[OptOutEventDraft]>([])
 
   init(key: ConversationKey, now: WallInstant, snapshot: TurnSnapshot) {
     self.key = key
@@ -24,6 +25,14 @@ public final class TurnTransaction: Sendable {
   public var sessionWrite: SessionWrite? {
     get { pendingSession.withLock { $0 } }
     set { pendingSession.withLock { $0 = newValue } }
+  }
+
+  /// The opt-out events this turn will append to the audit trail.
+  public var optOutEvents: [OptOutEventDraft] { pendingOptOuts.withLock { $0 } }
+
+  /// Adds an opt-out event to the turn's commit.
+  public func append(_ event: OptOutEventDraft) {
+    pendingOptOuts.withLock { $0.append(event) }
   }
 }
 

@@ -1,0 +1,116 @@
+/// The keywords that opt a subscriber out, back in, or ask for help, matched as Twilio matches
+/// them: the whole message, trimmed, compared without regard to case, one word only.
+///
+/// "STOP PLEASE" is not a keyword. Trailing punctuation is ignored ("Stop." and "STOP!" opt out):
+/// consent may be revoked in any reasonable manner, so Parley errs on the side of honouring it.
+/// The defaults cannot be removed; custom and per-language keywords are added to them, as Twilio's
+/// Advanced Opt-Out allows.
+public struct OptOutKeywords: Sendable, Hashable {
+  /// Twilio's default opt-out keywords.
+  public static let defaultOptOut: Set<String> = [
+    "STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT", "REVOKE",
+  ]
+  /// Twilio's default opt-in keywords that always opt in.
+  public static let defaultOptIn: Set<String> = ["START"]
+  /// Opt-in keywords that opt in only a subscriber who is opted out; from anyone else they are
+  /// ordinary messages (so a dialog can still ask yes/no questions).
+  public static let defaultConditionalOptIn: Set<String> = ["YES", "UNSTOP"]
+  /// Twilio's default help keywords.
+  public static let defaultHelp: Set<String> = ["HELP", "INFO"]
+
+  /// Every opt-out keyword, upper-cased.
+  public private(set) var optOut: Set<String>
+  /// Every unconditional opt-in keyword, upper-cased.
+  public private(set) var optIn: Set<String>
+  /// Opt-in keywords honoured only from an opted-out subscriber.
+  public private(set) var conditionalOptIn: Set<String>
+  /// Every help keyword, upper-cased.
+  public private(set) var help: Set<String>
+
+  /// The defaults plus any additional keywords (for example `ARRET` or `ALTO`).
+  public init(
+    additionalOptOut: Set<String> = [], additionalOptIn: Set<String> = [],
+    additionalHelp: Set<String> = []
+  ) {
+    optOut = Self.defaultOptOut.union(additionalOptOut.map { $0.uppercased() })
+    optIn = Self.defaultOptIn.union(additionalOptIn.map { $0.uppercased() })
+    conditionalOptIn = Self.defaultConditionalOptIn
+    help = Self.defaultHelp.union(additionalHelp.map { $0.uppercased() })
+  }
+
+  /// The keyword class of a message.
+  public enum Match: Sendable, Hashable {
+    case optOut(keyword: String)
+    case optIn(keyword: String)
+    /// YES or UNSTOP: an opt-in only if the sender is opted out.
+    case conditionalOptIn(keyword: String)
+    case help(keyword: String)
+  }
+
+  /// Classifies a message body; nil when it is not a keyword.
+  public func match(_ body: String) -> Match? {
+    guard let word = Self.normalizedWord(body) else { return nil }
+    if optOut.contains(word) { return .optOut(keyword: word) }
+    if optIn.contains(word) { return .optIn(keyword: word) }
+    if conditionalOptIn.contains(word) { return .conditionalOptIn(keyword: word) }
+    if help.contains(word) { return .help(keyword: word) }
+    return nil
+  }
+
+  /// The body as one upper-cased word without surrounding white space or trailing punctuation;
+  /// nil when it holds more than one word.
+  static func normalizedWord(_ body: String) -> String? {
+    var scalars = Substring(body).unicodeScalars[...]
+    while let first = scalars.first, first.properties.isWhitespace { scalars = scalars.dropFirst() }
+    while let last = scalars.last,
+      last.properties.isWhitespace || trailingPunctuation.contains(last)
+    {
+      scalars = scalars.dropLast()
+    }
+    guard !scalars.isEmpty, !scalars.contains(where: { $0.properties.isWhitespace }) else {
+      return nil
+    }
+    return String(String.UnicodeScalarView(scalars)).uppercased()
+  }
+
+  static let trailingPunctuation: Set<Unicode.Scalar> = Set(".!?,;:…。！？\"'”’)".unicodeScalars)
+}
+
+/// Flags free text that may revoke consent ("please stop texting me", "remove me from this list").
+public struct ConsentRevocationDetector: Sendable {
+  /// Phrases (lower-case, words separated by single spaces) that suggest a revocation.
+  public var phrases: [String]
+
+  /// The default phrases.
+  public static let defaultPhrases = [
+    "stop", "unsubscribe", "opt out", "optout", "opt me out", "remove me", "take me off",
+    "don't text", "dont text", "do not text", "no more texts", "no more messages", "stop texting",
+    "stop messaging", "leave me alone", "cancel",
+  ]
+
+  /// Creates a detector.
+  public init(phrases: [String] = Self.defaultPhrases) {
+    self.phrases = phrases
+  }
+
+  /// The phrase found in `body`, if any (matched on word boundaries).
+  public func phrase(in body: String) -> String? {
+    let words = body.lowercased()
+      .replacingCharacters(notIn: "abcdefghijklmnopqrstuvwxyz0123456789'")
+      .split(separator: " ")
+    let text = " " + words.joined(separator: " ") + " "
+    return phrases.first { text.contains(" \($0) ") }
+  }
+}
+
+extension String {
+  fileprivate func replacingCharacters(notIn allowed: String) -> String {
+    let set = Set(allowed.unicodeScalars)
+    return String(
+      String.UnicodeScalarView(
+        unicodeScalars.map { scalar in
+          let mapped: Unicode.Scalar = scalar == "’" ? "'" : scalar
+          return set.contains(mapped) ? mapped : " "
+        }))
+  }
+}

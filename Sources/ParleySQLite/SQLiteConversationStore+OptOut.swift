@@ -1,0 +1,191 @@
+import GRDB
+public import Parley
+
+extension SQLiteConversationStore {
+  public func optOutRecords(subscriber: String, scopes: [OptOutScope]) async throws
+    -> [OptOutRecord]
+  {
+    try await database.pool.read { db in
+      try Self.optOutRecords(subscriber: subscriber, scopes: scopes, in: db)
+    }
+  }
+
+  static func optOutRecords(subscriber: String, scopes: [OptOutScope], in db: Database) throws
+    -> [OptOutRecord]
+  {
+    guard !scopes.isEmpty else { return [] }
+    return
+      try OptOutRow
+      .filter(
+        Column("subscriber") == subscriber && scopes.map(\.rawValue).contains(Column("scope"))
+      )
+      .fetchAll(db)
+      .compactMap(\.record)
+  }
+
+  @discardableResult
+  public func recordOptOutEvents(_ events: [OptOutEventDraft], now: WallInstant) async throws
+    -> [OptOutEvent]
+  {
+    try await write(durable: true) { db in try Self.appendOptOutEvents(events, now: now, in: db) }
+  }
+
+  /// Seals `drafts` after the stored head, appends them, updates the records and the head.
+  static func appendOptOutEvents(_ drafts: [OptOutEventDraft], now: WallInstant, in db: Database)
+    throws
+    -> [OptOutEvent]
+  {
+    let head = try AuditHeadRow.fetchOne(db, key: 1)
+    var ledger = OptOutLedger(
+      head: head.map { OptOutAuditChain.Head(sequence: $0.sequence, hash: $0.hash) } ?? .empty)
+    var sealed: [OptOutEvent] = []
+    for draft in drafts {
+      let event = ledger.append(draft, committedAt: now)
+      try OptOutEventRow(event).insert(db)
+      if let record = OptOutLedger.record(after: event) {
+        // Plain SQL: GRDB's upsert asks for a rowid, which a WITHOUT ROWID table lacks.
+        try db.execute(
+          sql: """
+            INSERT INTO parley_opt_out (scope, subscriber, opted_out, updated_at, event_sequence)
+            VALUES (?, ?, ?, ?, ?)
+            ON CONFLICT (scope, subscriber) DO UPDATE SET
+              opted_out = excluded.opted_out, updated_at = excluded.updated_at,
+              event_sequence = excluded.event_sequence
+            """,
+          arguments: [
+            record.scope.rawValue, record.subscriber, record.optedOut,
+            record.updatedAt.millisecondsSince1970, record.eventSequence,
+          ])
+      }
+      sealed.append(event)
+    }
+    try AuditHeadRow(id: 1, sequence: ledger.head.sequence, hash: ledger.head.hash).upsert(db)
+    return sealed
+  }
+
+  public func optOutRecords(optedOutOnly: Bool, after cursor: OptOutRecord?, limit: Int)
+    async throws
+    -> [OptOutRecord]
+  {
+    try await database.pool.read { db in
+      var request = OptOutRow.order(Column("scope"), Column("subscriber")).limit(limit)
+      if optedOutOnly { request = request.filter(Column("opted_out") == 1) }
+      if let cursor {
+        request = request.filter(
+          sql: "(scope, subscriber) > (?, ?)",
+          arguments: [cursor.scope.rawValue, cursor.subscriber])
+      }
+      return try request.fetchAll(db).compactMap(\.record)
+    }
+  }
+
+  public func auditEvents(after sequence: Int64, limit: Int) async throws -> [OptOutEvent] {
+    try await database.pool.read { db in
+      try OptOutEventRow.filter(Column("sequence") > sequence).order(Column("sequence")).limit(
+        limit
+      )
+      .fetchAll(db).compactMap(\.event)
+    }
+  }
+
+  public func auditHead() async throws -> OptOutAuditChain.Head {
+    try await database.pool.read { db in
+      try AuditHeadRow.fetchOne(db, key: 1).map {
+        OptOutAuditChain.Head(sequence: $0.sequence, hash: $0.hash)
+      }
+        ?? .empty
+    }
+  }
+}
+
+/// A row of `parley_opt_out`: the current state of one subscriber in one scope.
+struct OptOutRow: Codable, FetchableRecord, TableRecord {
+  static let databaseTableName = "parley_opt_out"
+
+  var scope: String
+  var subscriber: String
+  var optedOut: Bool
+  var updatedAt: Int64
+  var eventSequence: Int64
+
+  enum CodingKeys: String, CodingKey {
+    case scope, subscriber
+    case optedOut = "opted_out"
+    case updatedAt = "updated_at"
+    case eventSequence = "event_sequence"
+  }
+
+  var record: OptOutRecord? {
+    OptOutScope(rawValue: scope).map {
+      OptOutRecord(
+        subscriber: subscriber, scope: $0, optedOut: optedOut,
+        updatedAt: WallInstant(millisecondsSince1970: updatedAt), eventSequence: eventSequence)
+    }
+  }
+}
+
+/// A row of `parley_opt_out_event`: one event of the append-only audit trail.
+struct OptOutEventRow: Codable, FetchableRecord, PersistableRecord {
+  static let databaseTableName = "parley_opt_out_event"
+
+  var sequence: Int64
+  var subscriber: String
+  var scope: String
+  var action: String
+  var source: String
+  var keyword: String?
+  var body: String?
+  var messageSid: String?
+  var accountSid: String?
+  var receivedAt: Int64
+  var committedAt: Int64
+  var previousHash: String
+  var hash: String
+
+  enum CodingKeys: String, CodingKey {
+    case sequence, subscriber, scope, action, source, keyword, body, hash
+    case messageSid = "message_sid"
+    case accountSid = "account_sid"
+    case receivedAt = "received_at"
+    case committedAt = "committed_at"
+    case previousHash = "previous_hash"
+  }
+
+  init(_ event: OptOutEvent) {
+    sequence = event.sequence
+    subscriber = event.subscriber
+    scope = event.scope.rawValue
+    action = event.action.rawValue
+    source = event.source.rawValue
+    keyword = event.keyword
+    body = event.body
+    messageSid = event.messageSid
+    accountSid = event.accountSid
+    receivedAt = event.receivedAt.millisecondsSince1970
+    committedAt = event.committedAt.millisecondsSince1970
+    previousHash = event.previousHash
+    hash = event.hash
+  }
+
+  /// The event; nil only if a row holds values the schema's checks should have refused.
+  var event: OptOutEvent? {
+    guard let scope = OptOutScope(rawValue: scope), let action = OptOutAction(rawValue: action),
+      let source = OptOutSource(rawValue: source)
+    else { return nil }
+    return OptOutEvent(
+      sequence: sequence, subscriber: subscriber, scope: scope, action: action, source: source,
+      keyword: keyword, body: body, messageSid: messageSid, accountSid: accountSid,
+      receivedAt: WallInstant(millisecondsSince1970: receivedAt),
+      committedAt: WallInstant(millisecondsSince1970: committedAt), previousHash: previousHash,
+      hash: hash)
+  }
+}
+
+/// The single row of `parley_opt_out_audit_head`.
+struct AuditHeadRow: Codable, FetchableRecord, PersistableRecord {
+  static let databaseTableName = "parley_opt_out_audit_head"
+
+  var id: Int64
+  var sequence: Int64
+  var hash: String
+}

@@ -1,0 +1,462 @@
+import Foundation
+import GRDB
+import HTTPTypes
+import Logging
+import Parley
+import ParleySQLite
+import ParleyTesting
+import ParleyTwiML
+import Synchronization
+import Testing
+
+/// Keywords as people type them: every default keyword in several cases.
+let keywordSpellings: [(String, String)] = {
+  let keywords = OptOutKeywords.defaultOptOut.sorted() + ["START", "HELP", "INFO"]
+  return keywords.flatMap { keyword in
+    [
+      keyword, keyword.lowercased(), keyword.prefix(1) + keyword.dropFirst().lowercased(),
+      mixedCase(keyword),
+    ]
+    .map { (keyword, String($0)) }
+  }
+}()
+
+func mixedCase(_ word: String) -> String {
+  String(
+    word.enumerated().map { $0.offset % 2 == 0 ? Character($0.element.lowercased()) : $0.element })
+}
+
+/// What surrounds the word: white space before, white space and punctuation after.
+let surroundings: [(String, String)] = [
+  ("", ""), (" ", " "), ("\t", "\n"), ("  ", "."), ("", "!"), ("\n", "?!"), (" ", " ..."),
+  ("", "!\r\n"),
+]
+
+@Suite(.timeLimit(.minutes(2)))
+struct KeywordTests {
+  @Test(arguments: keywordSpellings, surroundings)
+  func everyKeywordInEveryCaseWithWhitespaceAndPunctuation(
+    spelling: (String, String), surrounding: (String, String)
+  ) {
+    let (keyword, typed) = spelling
+    let body = surrounding.0 + typed + surrounding.1
+    let match = OptOutKeywords().match(body)
+    switch keyword {
+    case "START": #expect(match == .optIn(keyword: "START"), "\(body.debugDescription)")
+    case "HELP", "INFO": #expect(match == .help(keyword: keyword), "\(body.debugDescription)")
+    default: #expect(match == .optOut(keyword: keyword), "\(body.debugDescription)")
+    }
+  }
+
+  @Test(arguments: [
+    "STOP PLEASE", "PLEASE CANCEL", "stop it", "stopp", "st op", "", "   ", "?!", "YES PLEASE",
+    "un subscribe",
+    "HELP ME", "Stop-it", "🛑",
+  ])
+  func moreThanOneWordOrAnotherWordIsNotAKeyword(body: String) {
+    #expect(OptOutKeywords().match(body) == nil)
+  }
+
+  @Test func yesAndUnstopAreConditionalAndCustomKeywordsAddToTheDefaults() {
+    let keywords = OptOutKeywords(
+      additionalOptOut: ["arret", "ALTO"], additionalOptIn: ["arriba"], additionalHelp: ["aide"])
+    #expect(keywords.match("Yes") == .conditionalOptIn(keyword: "YES"))
+    #expect(keywords.match("unstop!") == .conditionalOptIn(keyword: "UNSTOP"))
+    #expect(keywords.match("Arret") == .optOut(keyword: "ARRET"))
+    #expect(keywords.match("alto.") == .optOut(keyword: "ALTO"))
+    #expect(keywords.match("ARRIBA") == .optIn(keyword: "ARRIBA"))
+    #expect(keywords.match("aide") == .help(keyword: "AIDE"))
+    #expect(keywords.match("STOP") == .optOut(keyword: "STOP"))  // defaults stay
+    #expect(keywords.optOut.isSuperset(of: OptOutKeywords.defaultOptOut))
+  }
+
+  @Test(arguments: [
+    ("please stop texting me", "stop"), ("Remove me from this list!", "remove me"),
+    ("dont text me again", "dont text"),
+    ("I want to opt out", "opt out"), ("Please don’t text me", "don't text"),
+  ])
+  func freeTextThatMayRevokeConsentIsDetected(body: String, phrase: String) {
+    #expect(ConsentRevocationDetector().phrase(in: body) == phrase)
+  }
+
+  @Test(arguments: ["see you at the bus stop", "stopwatch", "nonstop fun", "hello there"])
+  func ordinaryTextIsNotFlagged(body: String) {
+    #expect(ConsentRevocationDetector().phrase(in: body) == (body.contains(" stop") ? "stop" : nil))
+  }
+}
+
+/// An app on the standard pipeline whose handler always tries to answer, and can text others.
+func optOutApp(
+  store: any ConversationStore, clock: ManualClock = ManualClock(),
+  configuration: OptOutConfiguration = .init(helpText: "Help: reply STOP to opt out."),
+  logger: Logger = Logger(label: "test"), handled: Shared? = nil
+) -> ParleyTestClient {
+  ParleyTestClient(
+    application: .conversational(
+      store: store, secrets: secrets, state: Counter.self, optOut: .enabled(configuration),
+      clock: clock,
+      logger: logger
+    ) { turn in
+      handled?.withLock { $0 += 1 }
+      let session = try turn.session(Counter.self)
+      session.state.count += 1
+      if turn.message.body.hasPrefix("tell ") {
+        let other = String(turn.message.body.dropFirst(5))
+        return .messages([
+          Message("news for you", to: other), Message("told \(session.state.count)"),
+        ])
+      }
+      return .message("reply \(session.state.count) to \(turn.message.body)")
+    })
+}
+
+@Suite(.timeLimit(.minutes(2)))
+struct OptOutTests {
+  let alice = "+16175550123"
+  let number = "+14155550199"
+  static let service = "MG9752274e9e519418a7406176694466fa"
+
+  func noMessages(_ reply: TestResponse) -> Bool {
+    reply.status == .ok && (reply.twiml?.messages.isEmpty ?? false)
+  }
+
+  @Test(arguments: StoreKind.allCases, [nil, service])
+  func stopSuppressesEveryLaterReplyAndStartRestoresThem(store kind: StoreKind, service: String?)
+    async throws
+  {
+    let store = try kind.make()
+    let handled = Shared(0)
+    let client = optOutApp(store: store, handled: handled)
+    let scope: OptOutScope = service.map(OptOutScope.messagingService) ?? .number(number)
+    #expect(
+      await client.send("hi", from: alice, to: number, messagingServiceSid: service).texts == [
+        "reply 1 to hi"
+      ])
+
+    let stop = await client.send(" Stop. ", from: alice, to: number, messagingServiceSid: service)
+    #expect(noMessages(stop))
+    #expect(try await store.session(for: ConversationKey(rawValue: "\(alice)|\(number)")) == nil)
+    #expect(handled.withLock { $0 } == 1)  // the keyword never reached the handler
+    let records = try await store.optOutRecords(subscriber: alice, scopes: [scope])
+    #expect(records.map(\.optedOut) == [true])
+
+    // The handler still runs, and tries to answer: no <Message> reaches the number.
+    let after = await client.send(
+      "are you there?", from: alice, to: number, messagingServiceSid: service)
+    #expect(noMessages(after))
+    #expect(handled.withLock { $0 } == 2)
+    #expect(!after.body.contains("<Message"))
+
+    let start = await client.send("START", from: alice, to: number, messagingServiceSid: service)
+    #expect(noMessages(start))
+    // STOP ended the conversation's session (1 message before it); "are you there?" began a new one.
+    #expect(
+      await client.send("back", from: alice, to: number, messagingServiceSid: service).texts == [
+        "reply 2 to back"
+      ])
+  }
+
+  @Test(arguments: StoreKind.allCases)
+  func aServiceOptOutCoversEveryNumberOfTheServiceButANumberOptOutOnlyItsNumber(
+    store kind: StoreKind
+  ) async throws {
+    let store = try kind.make()
+    let client = optOutApp(store: store)
+    _ = await client.send(
+      "STOP", from: alice, to: "+14155550001", messagingServiceSid: Self.service)
+    #expect(
+      noMessages(
+        await client.send("hi", from: alice, to: "+14155550002", messagingServiceSid: Self.service))
+    )
+    #expect(!noMessages(await client.send("hi", from: alice, to: "+14155550003")))
+    // Without a service, STOP covers its number only.
+    _ = await client.send("STOP", from: alice, to: "+14155550004")
+    #expect(noMessages(await client.send("hi", from: alice, to: "+14155550004")))
+    #expect(!noMessages(await client.send("hi", from: alice, to: "+14155550005")))
+    #expect(try await !store.mayText(alice, from: "+14155550002", messagingService: Self.service))
+    #expect(try await store.mayText(alice, from: "+14155550005"))
+  }
+
+  @Test(arguments: StoreKind.allCases)
+  func yesFromASubscribedNumberIsAnOrdinaryMessageButFromAnOptedOutOneItOptsIn(
+    store kind: StoreKind
+  ) async throws {
+    let store = try kind.make()
+    let handled = Shared(0)
+    let client = optOutApp(store: store, handled: handled)
+    #expect(await client.send("yes", from: alice, to: number).texts == ["reply 1 to yes"])
+    #expect(await client.send("UNSTOP", from: alice, to: number).texts == ["reply 2 to UNSTOP"])
+    #expect(handled.withLock { $0 } == 2)
+    _ = await client.send("STOP", from: alice, to: number)
+    #expect(noMessages(await client.send("Yes!", from: alice, to: number)))
+    #expect(handled.withLock { $0 } == 2)  // YES opted in; it was not an answer
+    #expect(try await store.mayText(alice, from: number))
+    _ = await client.send("quit", from: alice, to: number)
+    _ = await client.send("unstop", from: alice, to: number)
+    #expect(try await store.mayText(alice, from: number))
+    // START from a subscribed number opts in (again) and is not an answer either.
+    _ = await client.send("start", from: alice, to: number)
+    #expect(handled.withLock { $0 } == 2)
+  }
+
+  @Test(arguments: StoreKind.allCases)
+  func helpAnswersTheConfiguredTextButNotToAnOptedOutNumber(store kind: StoreKind) async throws {
+    let client = optOutApp(store: try kind.make())
+    #expect(
+      await client.send("help", from: alice, to: number).texts == ["Help: reply STOP to opt out."])
+    _ = await client.send("STOP", from: alice, to: number)
+    #expect(noMessages(await client.send("INFO", from: alice, to: number)))
+  }
+
+  @Test func stopConfirmationIsTheOneMessageAllowedAfterStop() async throws {
+    let client = optOutApp(
+      store: MemoryConversationStore(),
+      configuration: OptOutConfiguration(
+        stopConfirmation: "You are unsubscribed. Reply START to resubscribe."))
+    #expect(
+      await client.send("STOP", from: alice, to: number).texts == [
+        "You are unsubscribed. Reply START to resubscribe."
+      ])
+    #expect(noMessages(await client.send("hi", from: alice, to: number)))
+  }
+
+  @Test func twiliosOptOutTypeDecides() async throws {
+    let store = MemoryConversationStore()
+    let client = optOutApp(store: store)
+    // A custom keyword configured in Twilio's Advanced Opt-Out, unknown to Parley.
+    var form = TwilioWebhookForm.inbound(
+      from: alice, to: number, body: "Arrêt", extra: ["OptOutType": "STOP"])
+    #expect(noMessages(await client.post(form)))
+    let event = try #require(try await store.auditEvents(after: 0, limit: 1).first)
+    #expect(event.keyword == "ARRÊT")
+    #expect(event.action == .optOut)
+    form = TwilioWebhookForm.inbound(
+      from: alice, to: number, body: "Reanudar", extra: ["OptOutType": "START"])
+    _ = await client.post(form)
+    #expect(try await store.mayText(alice, from: number))
+  }
+
+  @Test func aReplyAddressedToAnotherOptedOutNumberIsDroppedAndTheRestKept() async throws {
+    let store = MemoryConversationStore()
+    let client = optOutApp(store: store)
+    let bob = "+16175550987"
+    _ = await client.send("STOP", from: bob, to: number)
+    let reply = await client.send("tell \(bob)", from: alice, to: number)
+    #expect(reply.texts == ["told 1"])
+    let carol = "+16175550555"
+    let second = await client.send("tell \(carol)", from: alice, to: number)
+    #expect(second.texts == ["news for you", "told 2"])
+  }
+
+  @Test func aPlainTextReplyToAnOptedOutNumberIsDropped() async throws {
+    let store = MemoryConversationStore()
+    let app = ParleyApplication.conversational(store: store, logger: Logger(label: "t")) { _ in
+      .plainText("hello")
+    }
+    let client = ParleyTestClient(application: app)
+    _ = await client.send("STOP", from: alice, to: number)
+    let reply = await client.send("hi", from: alice, to: number)
+    #expect(reply.headerFields[.contentType] == "text/xml; charset=utf-8")
+    #expect(reply.texts.isEmpty)
+  }
+
+  @Test(arguments: StoreKind.allCases)
+  func error21610MarksTheRecipientOptedOut(store kind: StoreKind) async throws {
+    let store = try kind.make()
+    let client = optOutApp(store: store)
+    let callback = TwilioWebhookForm.status(
+      messageSid: "SMfailed", status: .undelivered, from: number, to: alice, errorCode: 21610)
+    #expect(await client.post(callback, to: "/status").status == .noContent)
+    #expect(try await !store.mayText(alice, from: number))
+    let event = try #require(try await store.auditEvents(after: 0, limit: 10).last)
+    #expect(event.source == .statusCallback)
+    #expect(event.messageSid == "SMfailed")
+    // A second callback adds nothing.
+    _ = await client.post(callback, to: "/status")
+    #expect(try await store.auditHead().sequence == 1)
+    #expect(noMessages(await client.send("hi", from: alice, to: number)))
+  }
+
+  @Test func freeTextIsFlaggedForReviewByDefaultAndCanOptOut() async throws {
+    let store = MemoryConversationStore()
+    let client = optOutApp(store: store)
+    let reply = await client.send("please stop texting me", from: alice, to: number)
+    #expect(reply.texts == ["reply 1 to please stop texting me"])
+    let flagged = try await store.auditEvents(after: 0, limit: 10)
+    #expect(flagged.map(\.action) == [.flaggedForReview])
+    #expect(try await store.mayText(alice, from: number))
+
+    let strict = optOutApp(store: store, configuration: OptOutConfiguration(freeText: .optOut))
+    #expect(
+      noMessages(await strict.send("Please stop texting me", from: "+16175550111", to: number)))
+    #expect(try await !store.mayText("+16175550111", from: number))
+  }
+
+  @Test(arguments: StoreKind.allCases)
+  func aRetriedStopIsRecordedOnce(store kind: StoreKind) async throws {
+    let store = try kind.make()
+    let client = optOutApp(store: store)
+    let first = await client.send(
+      "STOP", from: alice, to: number, messageSid: "SMstopstopstopstopstopstopstopstop")
+    let retry = await client.send(
+      "STOP", from: alice, to: number, messageSid: "SMstopstopstopstopstopstopstopstop")
+    #expect(retry.body == first.body)
+    #expect(try await store.auditHead().sequence == 1)
+  }
+
+  @Test(arguments: StoreKind.allCases)
+  func theAuditTrailRecordsEverythingAndStaysIntact(store kind: StoreKind) async throws {
+    let store = try kind.make()
+    let clock = ManualClock()
+    let client = optOutApp(store: store, clock: clock)
+    _ = await client.send("STOP", from: alice, to: number, messageSid: "SMa")
+    clock.advance(by: .seconds(60))
+    _ = await client.send("help", from: alice, to: number, messagingServiceSid: Self.service)
+    _ = await client.send("START", from: alice, to: number, messageSid: "SMc")
+    let events = try await store.auditEvents(after: 0, limit: 10)
+    #expect(events.map(\.action) == [.optOut, .help, .optIn])
+    let stop = events[0]
+    #expect(stop.subscriber == alice)
+    #expect(stop.scope == .number(number))
+    #expect(stop.keyword == "STOP")
+    #expect(stop.body == "STOP")
+    #expect(stop.messageSid == "SMa")
+    #expect(stop.accountSid == "AC00000000000000000000000000000000")
+    #expect(stop.source == .keyword)
+    #expect(stop.receivedAt == ManualClock().now)
+    #expect(stop.committedAt >= stop.receivedAt)
+    #expect(events[1].scope == .messagingService(Self.service))
+    #expect(try await store.verifyAuditTrail() == .intact(events: 3))
+  }
+
+  @Test func theChainDetectsAnEditedEventInMemory() async throws {
+    let store = MemoryConversationStore()
+    let client = optOutApp(store: store)
+    for index in 0..<5 { _ = await client.send("STOP", from: "+1617555010\(index)", to: number) }
+    #expect(try await store.verifyAuditTrail().isIntact)
+    store.tamperWithAuditEvent(3) { $0.subscriber = "+19999999999" }
+    #expect(
+      try await store.verifyAuditTrail()
+        == .broken(sequence: 3, reason: "edited: its hash does not match its fields"))
+  }
+
+  @Test func theChainDetectsEditsAndDeletionsInSQLiteWhoseTriggersRefuseThemAnyway() async throws {
+    let path = TemporaryDirectory.file("audit.sqlite")
+    let database = try SQLiteDatabase(path: path)
+    let store = SQLiteConversationStore(database: database)
+    let client = optOutApp(store: store)
+    for index in 0..<5 { _ = await client.send("STOP", from: "+1617555010\(index)", to: number) }
+    #expect(try await store.verifyAuditTrail() == .intact(events: 5))
+    // The trail is append-only: the database itself refuses edits and deletions.
+    await #expect(throws: DatabaseError.self) {
+      try await database.pool.write { db in
+        try db.execute(sql: "UPDATE parley_opt_out_event SET action = 'opt-in' WHERE sequence = 2")
+      }
+    }
+    await #expect(throws: DatabaseError.self) {
+      try await database.pool.write { db in try db.execute(sql: "DELETE FROM parley_opt_out_event")
+      }
+    }
+    // Someone with full access drops the triggers and edits an event: the chain tells.
+    try await database.pool.write { db in
+      try db.execute(sql: "DROP TRIGGER parley_opt_out_event_append_only_update")
+      try db.execute(sql: "DROP TRIGGER parley_opt_out_event_append_only_delete")
+      try db.execute(sql: "UPDATE parley_opt_out_event SET action = 'opt-in' WHERE sequence = 2")
+    }
+    #expect(
+      try await store.verifyAuditTrail()
+        == .broken(sequence: 2, reason: "edited: its hash does not match its fields"))
+    // Restoring the field but deleting the last event (foreign keys off) is caught by the head.
+    try await database.pool.writeWithoutTransaction { db in
+      try db.execute(sql: "PRAGMA foreign_keys = OFF")
+      try db.execute(sql: "UPDATE parley_opt_out_event SET action = 'opt-out' WHERE sequence = 2")
+      try db.execute(sql: "DELETE FROM parley_opt_out_event WHERE sequence = 5")
+    }
+    #expect(
+      try await store.verifyAuditTrail()
+        == .broken(sequence: 5, reason: "events after 4 are missing"))
+    // And deleting one in the middle breaks the sequence.
+    try await database.pool.writeWithoutTransaction { db in
+      try db.execute(sql: "DELETE FROM parley_opt_out_event WHERE sequence = 3")
+    }
+    #expect(
+      try await store.verifyAuditTrail()
+        == .broken(sequence: 3, reason: "missing (found 4 instead)"))
+  }
+
+  @Test func optOutsAreFsyncedEvenOnANormalDurabilityDatabase() async throws {
+    let store = try SQLiteConversationStore(
+      path: TemporaryDirectory.file("normal.sqlite"), durability: .normal)
+    let client = optOutApp(store: store)
+    _ = await client.send("STOP", from: alice, to: number)
+    #expect(try await !store.mayText(alice, from: number))
+    let synchronous = try await store.database.pool.write { db in
+      try Int.fetchOne(db, sql: "PRAGMA synchronous")
+    }
+    #expect(synchronous == 1)  // back to NORMAL for everything else
+  }
+}
+
+@Suite struct OptOutExportTests {
+  @Test func csvAndJSONExportEveryField() async throws {
+    let store = MemoryConversationStore()
+    let client = optOutApp(store: store)
+    _ = await client.send("Stop, \"now\"", from: "+16175550123", to: "+14155550199")
+    _ = await client.send("STOP", from: "+16175550124", to: "+14155550199")
+    let events = try await store.auditEvents(after: 0, limit: 10)
+    let csv = OptOutExport.csv(events)
+    let lines = csv.split(separator: "\r\n")
+    #expect(lines.first == Substring(OptOutExport.csvColumns.joined(separator: ",")))
+    #expect(lines.count == 3)
+    // Two words: flagged for review, and its quotes and comma survive the export.
+    #expect(
+      lines[1].hasPrefix(
+        "1,+16175550123,number:+14155550199,flagged-for-review,keyword,stop,\"Stop, \"\"now\"\"\",SM"
+      ))
+    #expect(lines[2].hasPrefix("2,+16175550124,number:+14155550199,opt-out,keyword,STOP,STOP,SM"))
+    #expect(lines[1].contains("T") && lines[1].contains("Z,"))
+    let json = try OptOutExport.json(events)
+    let decoded = try JSONSerialization.jsonObject(with: Data(json.utf8)) as! [[String: Any]]
+    #expect(decoded.count == 2)
+    #expect(decoded[0]["body"] as? String == "Stop, \"now\"")
+    #expect(decoded[1]["previousHash"] as? String == events[0].hash)
+  }
+
+  @Test func importReadsAListWithQuotesScopesAndActions() async throws {
+    let csv = """
+      Phone,Messaging_Service_SID,twilio_number,Action,Note\r
+      +16175550001,MG1,,opt-out,"from the old system, 2019"\r
+      "+16175550002",,+14155550199,,\r
+      +16175550003,,,opt-in,"multi
+      line"\r
+      \r
+
+      """
+    let drafts = try OptOutExport.importCSV(
+      csv, defaultScope: .number("+14155550100"), receivedAt: ManualClock().now)
+    #expect(drafts.map(\.subscriber) == ["+16175550001", "+16175550002", "+16175550003"])
+    #expect(
+      drafts.map(\.scope) == [
+        .messagingService("MG1"), .number("+14155550199"), .number("+14155550100"),
+      ])
+    #expect(drafts.map(\.action) == [.optOut, .optOut, .optIn])
+    #expect(drafts.allSatisfy { $0.source == .import })
+    let store = MemoryConversationStore()
+    try await store.recordOptOutEvents(drafts, now: ManualClock().now)
+    #expect(try await !store.mayText("+16175550001", from: nil, messagingService: "MG1"))
+    #expect(try await store.verifyAuditTrail().isIntact)
+  }
+
+  @Test(arguments: [
+    ("name\n+1\n", "line 1: no subscriber (or phone) column"),
+    ("phone\n+1\n", "line 2: no scope and no default scope"),
+    ("phone,scope\n+1,elsewhere\n", "line 2: scope must be number:… or service:…"),
+    ("phone,scope,action\n+1,number:+2,maybe\n", "line 2: action must be opt-out or opt-in"),
+    ("phone,scope\n\"+1,number:+2\n", "line 2: unterminated quoted field"),
+  ])
+  func importRefusesABadListWhole(csv: String, message: String) {
+    #expect {
+      try OptOutExport.importCSV(csv, defaultScope: nil, receivedAt: ManualClock().now)
+    } throws: { "\($0)" == message }
+  }
+}
