@@ -132,6 +132,7 @@ let package = Package(
     .testTarget(
       name: "ParleyTests",
       dependencies: ["Parley", "ParleyTwiML", "ParleyTesting", "EchoBot"],
+      resources: [.copy("Fixtures")],
       swiftSettings: strict
     ),
     .testTarget(

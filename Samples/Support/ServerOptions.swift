@@ -1,4 +1,5 @@
 public import ArgumentParser
+import Foundation
 public import Logging
 public import Parley
 
@@ -13,7 +14,49 @@ public struct ServerOptions: ParsableArguments {
   @Option(help: "Log level: trace, debug, info, notice, warning, error (env PARLEY_LOG_LEVEL).")
   public var logLevel = Environment.string("PARLEY_LOG_LEVEL") ?? "info"
 
+  @Option(
+    help: "Twilio auth token that signs webhooks; several separated by commas (env TWILIO_AUTH_TOKEN).")
+  public var authToken: String?
+
+  @Option(
+    help: "Public URL Twilio calls, such as https://bot.example.com, when behind a proxy (env PARLEY_PUBLIC_URL).")
+  public var publicURL: String?
+
+  @Option(help: "IP addresses of trusted proxies, comma-separated (env PARLEY_TRUSTED_PROXIES).")
+  public var trustedProxies: String?
+
+  @Flag(help: "Run without signature validation, on 127.0.0.1 only: a local demo.")
+  public var localDemo = false
+
   public init() {}
+
+  /// Refuses what would expose an unsigned app.
+  public func validate() throws {
+    if localDemo && host != "127.0.0.1" && host != "localhost" && host != "::1" {
+      throw ValidationError("--local-demo listens on 127.0.0.1 only; drop --host or drop --local-demo")
+    }
+  }
+
+  /// Signature validation with the configured secrets, or, for `--local-demo`, none.
+  ///
+  /// - Throws: when no auth token is configured and this is not a local demo: the server refuses
+  ///   to start rather than accept unsigned webhooks.
+  public func signaturePolicy() throws -> SignaturePolicy {
+    if localDemo { return .disabled(reason: "--local-demo") }
+    let tokens = (authToken ?? Environment.string("TWILIO_AUTH_TOKEN") ?? "")
+      .split(separator: ",").map { String($0) }
+    let proxies = (trustedProxies ?? Environment.string("PARLEY_TRUSTED_PROXIES") ?? "")
+      .split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
+    do {
+      return .validate(
+        try TwilioSignatureConfiguration(
+          authTokens: tokens, publicBaseURL: publicURL ?? Environment.string("PARLEY_PUBLIC_URL"),
+          trustedProxies: Set(proxies)))
+    } catch {
+      throw ValidationError(
+        "\(error). Set TWILIO_AUTH_TOKEN (or --auth-token), or pass --local-demo to run unsigned on 127.0.0.1.")
+    }
+  }
 
   /// A logger at the chosen level.
   public func makeLogger(label: String) -> Logger {

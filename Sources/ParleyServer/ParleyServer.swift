@@ -112,6 +112,7 @@ public struct ParleyServer: Service {
   func serve(_ connection: Connection) async {
     let state = ConnectionState()
     let channel = connection.channel
+    let remoteAddress = channel.remoteAddress?.ipAddress
     do {
       try await withGracefulShutdownHandler {
         try await connection.executeThenClose { inbound, outbound in
@@ -122,7 +123,8 @@ public struct ParleyServer: Service {
             }
             state.withLock { $0.busy = true }
             let keepAlive = try await self.serveRequest(
-              head: head, parts: &parts, outbound: outbound, state: state)
+              head: head, parts: &parts, outbound: outbound, state: state,
+              remoteAddress: remoteAddress)
             state.withLock { $0.busy = false }
             if !keepAlive { break }
           }
@@ -144,7 +146,8 @@ public struct ParleyServer: Service {
     head: HTTPRequest,
     parts: inout NIOAsyncChannelInboundStream<HTTPRequestPart>.AsyncIterator,
     outbound: NIOAsyncChannelOutboundWriter<HTTPResponsePart>,
-    state: ConnectionState
+    state: ConnectionState,
+    remoteAddress: String?
   ) async throws -> Bool {
     let limit = application.configuration.maximumBodySize
     let clientKeepsAlive =
@@ -181,7 +184,8 @@ public struct ParleyServer: Service {
       }
     }
 
-    let response = await application.respond(to: WebhookRequest(head: head, body: body))
+    let response = await application.respond(
+      to: WebhookRequest(head: head, body: body, remoteAddress: remoteAddress))
     // A shutdown that began while the app worked closes the connection after this response.
     let keepAlive = clientKeepsAlive && !state.withLock { $0.shuttingDown }
     try await write(response, keepAlive: keepAlive, to: outbound)

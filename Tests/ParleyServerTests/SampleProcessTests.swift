@@ -24,7 +24,7 @@ final class SampleProcess {
 
   init(_ name: String, arguments: [String]) throws {
     process.executableURL = Self.productsDirectory.appendingPathComponent(name)
-    process.arguments = ["--port", "0", "--host", "127.0.0.1"] + arguments
+    process.arguments = ["--port", "0", "--host", "127.0.0.1", "--local-demo"] + arguments
     process.standardOutput = output
     process.standardError = output
     try process.run()

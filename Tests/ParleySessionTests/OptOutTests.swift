@@ -93,7 +93,8 @@ func optOutApp(
 ) -> ParleyTestClient {
   ParleyTestClient(
     application: .conversational(
-      store: store, secrets: secrets, state: Counter.self, optOut: .enabled(configuration),
+      store: store, signature: .disabled(reason: "test"), secrets: secrets, state: Counter.self,
+      optOut: .enabled(configuration),
       clock: clock,
       logger: logger
     ) { turn in
@@ -250,7 +251,8 @@ struct OptOutTests {
 
   @Test func aPlainTextReplyToAnOptedOutNumberIsDropped() async throws {
     let store = MemoryConversationStore()
-    let app = ParleyApplication.conversational(store: store, logger: Logger(label: "t")) { _ in
+    let app = ParleyApplication.conversational(
+      store: store, signature: .disabled(reason: "test"), logger: Logger(label: "t")) { _ in
       .plainText("hello")
     }
     let client = ParleyTestClient(application: app)

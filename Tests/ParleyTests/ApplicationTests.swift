@@ -14,7 +14,8 @@ struct ApplicationTests {
   func echo() -> ParleyTestClient {
     ParleyTestClient(
       application: EchoBot.application(
-        store: MemoryConversationStore(), logger: Logger(label: "test")))
+        store: MemoryConversationStore(), signature: .disabled(reason: "test"),
+        logger: Logger(label: "test")))
   }
 
   @Test func echoAnswersWithTwiML() async throws {

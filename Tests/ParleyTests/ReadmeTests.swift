@@ -18,11 +18,9 @@ struct ReadmeTests {
       remaining = rest[end.upperBound...]
       guard block.hasPrefix("// Samples/") else { continue }
       let newline = block.firstIndex(of: "\n")!
-      blocks.append(
-        (
-          String(block[block.index(block.startIndex, offsetBy: 3)..<newline]),
-          String(block[block.index(after: newline)...])
-        ))
+      var path = String(block[block.index(block.startIndex, offsetBy: 3)..<newline])
+      if path.hasSuffix(" (excerpt)") { path.removeLast(" (excerpt)".count) }
+      blocks.append((path, String(block[block.index(after: newline)...])))
     }
     return blocks
   }

@@ -13,11 +13,11 @@ public enum CounterBot {
 
   /// The bot as a Parley app on `store`, with opt-out handling on (as in every sample).
   public static func application(
-    store: any ConversationStore, secrets: SessionSecrets, clock: any WallClock = SystemWallClock(),
-    logger: Logger
+    store: any ConversationStore, signature: SignaturePolicy, secrets: SessionSecrets,
+    clock: any WallClock = SystemWallClock(), logger: Logger
   ) -> ParleyApplication {
     .conversational(
-      store: store, secrets: secrets, state: State.self,
+      store: store, signature: signature, secrets: secrets, state: State.self,
       optOut: .enabled(
         OptOutConfiguration(helpText: "Counter bot: every text is counted. Reply STOP to opt out.")),
       clock: clock, logger: logger

@@ -20,7 +20,8 @@ struct CounterServer: AsyncParsableCommand {
     let logger = server.makeLogger(label: "counter")
     let store = try SQLiteConversationStore(path: state.database)
     let app = CounterBot.application(
-      store: store, secrets: try session.secrets(logger: logger), logger: logger)
+      store: store, signature: try server.signaturePolicy(),
+      secrets: try session.secrets(logger: logger), logger: logger)
     let group = ServiceGroup(
       services: [
         ParleyServer(

@@ -19,7 +19,8 @@ struct EchoServer: AsyncParsableCommand {
     let logger = server.makeLogger(label: "echo")
     let store = try SQLiteConversationStore(path: state.database)
     let parley = ParleyServer(
-      application: EchoBot.application(store: store, logger: logger),
+      application: EchoBot.application(
+        store: store, signature: try server.signaturePolicy(), logger: logger),
       configuration: .init(host: server.host, port: server.port),
       logger: logger)
     let group = ServiceGroup(

@@ -70,13 +70,10 @@ public struct ParleyApplication: Sendable {
       next = { turn in try await layer.handle(turn, next: inner) }
     }
     self.respondToTurn = next
-    var nextStatus: NextStatusResponder = statusHandler
+    var nextStatus: NextStatusResponder = { status in try await statusHandler(status.callback) }
     for layer in middleware.reversed() {
       let inner = nextStatus
-      let statusLogger = logger
-      nextStatus = { callback in
-        try await layer.handleStatus(callback, logger: statusLogger, next: inner)
-      }
+      nextStatus = { status in try await layer.handleStatus(status, next: inner) }
     }
     self.respondToStatus = nextStatus
   }
@@ -163,6 +160,9 @@ public struct ParleyApplication: Sendable {
       let reply = try await respondToTurn(turn)
       logger.debug("turn answered", metadata: ["parley.messages": "\(reply.messages.count)"])
       return Self.render(reply)
+    } catch let refusal as WebhookError {
+      // A middleware refused the request (a bad signature, say): answered with its status.
+      throw refusal
     } catch {
       return Self.handlerFailed(error, logger: logger)
     }
@@ -181,7 +181,9 @@ public struct ParleyApplication: Sendable {
 
   private func respondToStatusCallback(_ request: WebhookRequest) async throws -> WebhookResponse {
     let callback = try StatusCallback(parameters: try parameters(of: request))
-    try await respondToStatus(callback)
+    var logger = self.logger
+    logger[metadataKey: "parley.message_sid"] = "\(callback.messageSid)"
+    try await respondToStatus(StatusTurn(callback: callback, request: request, logger: logger))
     return WebhookResponse(head: HTTPResponse(status: .noContent))
   }
 

@@ -20,17 +20,31 @@ public protocol MessagingMiddleware: Sendable {
   func handle(_ turn: Turn, next: NextResponder) async throws -> Reply
 
   /// Observes a delivery status callback; the default passes it on unchanged.
-  func handleStatus(_ callback: StatusCallback, logger: Logger, next: NextStatusResponder)
-    async throws
+  func handleStatus(_ status: StatusTurn, next: NextStatusResponder) async throws
 }
 
 /// The rest of the chain for a status callback.
-public typealias NextStatusResponder = @Sendable (StatusCallback) async throws -> Void
+public typealias NextStatusResponder = @Sendable (StatusTurn) async throws -> Void
+
+/// A delivery status callback travelling down the middleware chain.
+public struct StatusTurn: Sendable {
+  /// The callback.
+  public var callback: StatusCallback
+  /// The HTTP request that carried it.
+  public var request: WebhookRequest
+  /// A logger with the callback's metadata.
+  public var logger: Logger
+
+  /// Creates a status turn.
+  public init(callback: StatusCallback, request: WebhookRequest, logger: Logger) {
+    self.callback = callback
+    self.request = request
+    self.logger = logger
+  }
+}
 
 extension MessagingMiddleware {
-  public func handleStatus(
-    _ callback: StatusCallback, logger: Logger, next: NextStatusResponder
-  ) async throws {
-    try await next(callback)
+  public func handleStatus(_ status: StatusTurn, next: NextStatusResponder) async throws {
+    try await next(status)
   }
 }

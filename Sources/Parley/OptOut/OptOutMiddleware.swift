@@ -1,4 +1,4 @@
-public import Logging
+import Logging
 import ParleyTwiML
 
 /// STOP/START/HELP handling with durable, audited opt-out records, and the guarantee that no
@@ -170,9 +170,9 @@ public struct OptOutMiddleware: MessagingMiddleware {
     }
   }
 
-  public func handleStatus(_ callback: StatusCallback, logger: Logger, next: NextStatusResponder)
-    async throws
-  {
+  public func handleStatus(_ status: StatusTurn, next: NextStatusResponder) async throws {
+    let callback = status.callback
+    let logger = status.logger
     if callback.errorCode == StatusCallback.recipientOptedOut, let subscriber = callback.to,
       let sender = callback.from ?? callback.messagingServiceSid
     {
@@ -196,7 +196,7 @@ public struct OptOutMiddleware: MessagingMiddleware {
           ])
       }
     }
-    try await next(callback)
+    try await next(status)
   }
 }
 

@@ -177,14 +177,12 @@ public struct InboundMessage: Sendable, Hashable {
   }
 }
 
-extension String {
+extension StringProtocol {
   /// The string without leading and trailing ASCII white space.
   func trimmingASCIISpace() -> String {
-    let utf8 = self.utf8
-    let isSpace: (UInt8) -> Bool = { $0 == 0x20 || (0x09...0x0D).contains($0) }
-    guard let first = utf8.firstIndex(where: { !isSpace($0) }) else { return "" }
-    let last = utf8.lastIndex(where: { !isSpace($0) })!
-    if first == utf8.startIndex && last == utf8.index(before: utf8.endIndex) { return self }
+    let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" || $0 == "\u{0B}" || $0 == "\u{0C}" || $0 == "\r\n" }
+    guard let first = firstIndex(where: { !isSpace($0) }) else { return "" }
+    let last = lastIndex(where: { !isSpace($0) })!
     return String(self[first...last])
   }
 }

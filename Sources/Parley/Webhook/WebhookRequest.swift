@@ -8,11 +8,14 @@ public struct WebhookRequest: Sendable {
   public var head: HTTPRequest
   /// The body bytes.
   public var body: [UInt8]
+  /// The peer's IP address, when the request came over a socket (a proxy's, behind one).
+  public var remoteAddress: String?
 
   /// Creates a request.
-  public init(head: HTTPRequest, body: [UInt8] = []) {
+  public init(head: HTTPRequest, body: [UInt8] = [], remoteAddress: String? = nil) {
     self.head = head
     self.body = body
+    self.remoteAddress = remoteAddress
   }
 
   /// The request target's path, without the query.

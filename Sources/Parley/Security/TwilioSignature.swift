@@ -1,0 +1,141 @@
+import Crypto
+
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
+
+/// The algorithms Twilio signs webhooks with.
+public enum TwilioSignatureAlgorithm: String, Sendable, Hashable {
+  /// HMAC-SHA1 with the account's auth token (the classic `X-Twilio-Signature`).
+  case hmacSHA1 = "HMAC_SHA1"
+  /// HMAC-SHA256 with a shared key, named by `X-Twilio-Webhooks-Signature-Settings`.
+  case hmacSHA256 = "HMAC_SHA256"
+}
+
+/// Twilio's request signature, computed and checked exactly as the official helper libraries do.
+///
+/// The signed text is the full URL Twilio requested, followed, for a form POST, by each parameter
+/// name (sorted) and each of its distinct values (sorted): `name` then `value`, with no separators.
+/// A JSON body is not in the signed text; the URL carries `bodySHA256`, the hex SHA-256 of the body.
+public enum TwilioSignature {
+  /// The bytes Twilio signs for `url` and form `parameters`.
+  public static func payload(url: String, parameters: [FormParameters.Parameter]) -> [UInt8] {
+    // Sort and deduplicate by code point, as Python's sorted(set(...)) does (not by Swift's
+    // canonical-equivalence String ordering).
+    var byName: [[UInt8]: Set<[UInt8]>] = [:]
+    for parameter in parameters {
+      byName[Array(parameter.name.utf8), default: []].insert(Array(parameter.value.utf8))
+    }
+    var bytes = Array(url.utf8)
+    for name in byName.keys.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
+      for value in byName[name]!.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
+        bytes += name
+        bytes += value
+      }
+    }
+    return bytes
+  }
+
+  /// The base64 signature of `url` and `parameters` with `secret`.
+  public static func compute(
+    url: String, parameters: [FormParameters.Parameter], secret: String,
+    algorithm: TwilioSignatureAlgorithm = .hmacSHA1
+  ) -> String {
+    let key = SymmetricKey(data: Array(secret.utf8))
+    let message = payload(url: url, parameters: parameters)
+    switch algorithm {
+    case .hmacSHA1:
+      return Data(HMAC<Insecure.SHA1>.authenticationCode(for: message, using: key)).base64EncodedString()
+    case .hmacSHA256:
+      return Data(HMAC<SHA256>.authenticationCode(for: message, using: key)).base64EncodedString()
+    }
+  }
+
+  /// Whether `signature` signs `url` and `parameters` with one of `secrets`, comparing in
+  /// constant time on the decoded bytes (swift-crypto's authentication-code check).
+  public static func isValid(
+    signature: String, url: String, parameters: [FormParameters.Parameter], secrets: [String],
+    algorithm: TwilioSignatureAlgorithm
+  ) -> Bool {
+    guard let code = Data(base64Encoded: signature.trimmingASCIISpace()), !code.isEmpty else {
+      return false
+    }
+    var valid = false
+    for candidate in urlVariants(url) {
+      let message = payload(url: candidate, parameters: parameters)
+      for secret in secrets {
+        let key = SymmetricKey(data: Array(secret.utf8))
+        // Every variant and secret is checked, so the time taken does not say which matched.
+        switch algorithm {
+        case .hmacSHA1:
+          valid = HMAC<Insecure.SHA1>.isValidAuthenticationCode(code, authenticating: message, using: key) || valid
+        case .hmacSHA256:
+          valid = HMAC<SHA256>.isValidAuthenticationCode(code, authenticating: message, using: key) || valid
+        }
+      }
+    }
+    return valid
+  }
+
+  /// The hex SHA-256 of a body, as `bodySHA256` carries it.
+  public static func bodyHash(_ body: [UInt8]) -> String {
+    let digits = Array("0123456789abcdef")
+    return String(SHA256.hash(data: body).flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 0xF)]] })
+  }
+
+  /// `url` as given, with the scheme's default port added, and with any port removed: Twilio's own
+  /// validators accept all three, since Twilio is not consistent about the port it signs.
+  public static func urlVariants(_ url: String) -> [String] {
+    guard let parts = URLParts(url) else { return [url] }
+    var variants = [url]
+    let defaultPort = parts.scheme.lowercased() == "https" ? "443" : "80"
+    for variant in [parts.with(port: parts.port ?? defaultPort), parts.with(port: nil)]
+    where !variants.contains(variant) {
+      variants.append(variant)
+    }
+    return variants
+  }
+
+  /// The pieces of an absolute URL needed to add or remove its port.
+  struct URLParts {
+    var scheme: String
+    var userInfo: String?
+    var host: String
+    var port: String?
+    var rest: Substring
+
+    init?(_ url: String) {
+      guard let schemeEnd = url.range(of: "://") else { return nil }
+      scheme = String(url[..<schemeEnd.lowerBound])
+      let afterScheme = url[schemeEnd.upperBound...]
+      let authorityEnd = afterScheme.firstIndex { $0 == "/" || $0 == "?" || $0 == "#" } ?? afterScheme.endIndex
+      var authority = afterScheme[..<authorityEnd]
+      rest = afterScheme[authorityEnd...]
+      if let at = authority.lastIndex(of: "@") {
+        userInfo = String(authority[..<at])
+        authority = authority[authority.index(after: at)...]
+      }
+      if authority.hasPrefix("["), let close = authority.firstIndex(of: "]") {
+        host = String(authority[...close])
+        let after = authority[authority.index(after: close)...]
+        port = after.hasPrefix(":") ? String(after.dropFirst()) : nil
+      } else if let colon = authority.lastIndex(of: ":") {
+        host = String(authority[..<colon])
+        port = String(authority[authority.index(after: colon)...])
+      } else {
+        host = String(authority)
+      }
+      if port?.isEmpty == true { port = nil }
+    }
+
+    func with(port: String?) -> String {
+      var url = scheme + "://"
+      if let userInfo { url += userInfo + "@" }
+      url += host
+      if let port { url += ":" + port }
+      return url + rest
+    }
+  }
+}
