@@ -15,11 +15,14 @@ public struct ServerOptions: ParsableArguments {
   public var logLevel = Environment.string("PARLEY_LOG_LEVEL") ?? "info"
 
   @Option(
-    help: "Twilio auth token that signs webhooks; several separated by commas (env TWILIO_AUTH_TOKEN).")
+    help:
+      "Twilio auth token that signs webhooks; several separated by commas (env TWILIO_AUTH_TOKEN).")
   public var authToken: String?
 
   @Option(
-    help: "Public URL Twilio calls, such as https://bot.example.com, when behind a proxy (env PARLEY_PUBLIC_URL).")
+    help:
+      "Public URL Twilio calls, such as https://bot.example.com, when behind a proxy (env PARLEY_PUBLIC_URL)."
+  )
   public var publicURL: String?
 
   @Option(help: "IP addresses of trusted proxies, comma-separated (env PARLEY_TRUSTED_PROXIES).")
@@ -33,7 +36,8 @@ public struct ServerOptions: ParsableArguments {
   /// Refuses what would expose an unsigned app.
   public func validate() throws {
     if localDemo && host != "127.0.0.1" && host != "localhost" && host != "::1" {
-      throw ValidationError("--local-demo listens on 127.0.0.1 only; drop --host or drop --local-demo")
+      throw ValidationError(
+        "--local-demo listens on 127.0.0.1 only; drop --host or drop --local-demo")
     }
   }
 
@@ -54,7 +58,8 @@ public struct ServerOptions: ParsableArguments {
           trustedProxies: Set(proxies)))
     } catch {
       throw ValidationError(
-        "\(error). Set TWILIO_AUTH_TOKEN (or --auth-token), or pass --local-demo to run unsigned on 127.0.0.1.")
+        "\(error). Set TWILIO_AUTH_TOKEN (or --auth-token), or pass --local-demo to run unsigned on 127.0.0.1."
+      )
     }
   }
 

@@ -9,7 +9,8 @@ import Testing
 @Suite(.timeLimit(.minutes(1)))
 struct ServerTests {
   let app = EchoBot.application(
-    store: MemoryConversationStore(), signature: .disabled(reason: "test"), logger: Logger(label: "echo"))
+    store: MemoryConversationStore(), signature: .disabled(reason: "test"),
+    logger: Logger(label: "echo"))
 
   @Test func answersATwilioWebhookOverLoopback() async throws {
     try await withServer(app) { port, _ in

@@ -252,7 +252,8 @@ struct OptOutTests {
   @Test func aPlainTextReplyToAnOptedOutNumberIsDropped() async throws {
     let store = MemoryConversationStore()
     let app = ParleyApplication.conversational(
-      store: store, signature: .disabled(reason: "test"), logger: Logger(label: "t")) { _ in
+      store: store, signature: .disabled(reason: "test"), logger: Logger(label: "t")
+    ) { _ in
       .plainText("hello")
     }
     let client = ParleyTestClient(application: app)

@@ -68,7 +68,8 @@ func signedRequest(
     bytes = Array(FormParameters(pairs(params)).encoded.utf8)
   }
   let host = String(base[schemeEnd...])
-  let head = HTTPRequest(method: method, scheme: "http", authority: host, path: target, headerFields: fields)
+  let head = HTTPRequest(
+    method: method, scheme: "http", authority: host, path: target, headerFields: fields)
   return (WebhookRequest(head: head, body: bytes, remoteAddress: "127.0.0.1"), base)
 }
 
@@ -78,7 +79,8 @@ struct SignatureVectorTests {
   func middleware(publicBaseURL: String?) throws -> SignatureMiddleware {
     SignatureMiddleware(
       configuration: try TwilioSignatureConfiguration(
-        authTokens: [Self.vectors.authToken], sharedKeys: [Self.vectors.sharedKeyId: Self.vectors.sharedKey],
+        authTokens: [Self.vectors.authToken],
+        sharedKeys: [Self.vectors.sharedKeyId: Self.vectors.sharedKey],
         publicBaseURL: publicBaseURL))
   }
 
@@ -87,14 +89,17 @@ struct SignatureVectorTests {
     #expect(vectors.count > 100)
     #expect(Set(vectors.map(\.algorithm)) == ["HMAC_SHA1", "HMAC_SHA256"])
     #expect(vectors.contains { $0.method == "GET" } && vectors.contains { $0.body != nil })
-    #expect(vectors.contains { $0.checks.contains { !$0.valid } } && vectors.contains { $0.checks.contains(where: \.valid) })
+    #expect(
+      vectors.contains { $0.checks.contains { !$0.valid } }
+        && vectors.contains { $0.checks.contains(where: \.valid) })
   }
 
   @Test(arguments: vectors.vectors)
   func parleyComputesTheSameSignature(_ vector: SignatureVectors.Vector) throws {
     let algorithm = try #require(TwilioSignatureAlgorithm(rawValue: vector.algorithm))
     let computed = TwilioSignature.compute(
-      url: vector.url, parameters: pairs(vector.params), secret: vector.secret, algorithm: algorithm)
+      url: vector.url, parameters: pairs(vector.params), secret: vector.secret, algorithm: algorithm
+    )
     #expect(computed == vector.signature)
   }
 
@@ -104,9 +109,12 @@ struct SignatureVectorTests {
     for check in vector.checks {
       let params = check.params ?? vector.params
       let (request, base) = signedRequest(
-        url: check.url, method: vector.method == "GET" ? .get : .post, params: params, body: vector.body,
+        url: check.url, method: vector.method == "GET" ? .get : .post, params: params,
+        body: vector.body,
         signature: check.signature, settings: settings)
-      let form = request.head.method == .post && vector.body == nil ? FormParameters(pairs(params)) : FormParameters()
+      let form =
+        request.head.method == .post && vector.body == nil
+        ? FormParameters(pairs(params)) : FormParameters()
       // Through the configured public URL…
       let verdict = try middleware(publicBaseURL: base).verify(request, formParameters: form)
       #expect((verdict == .valid) == check.valid, "\(check.url) \(check.signature): \(verdict)")
@@ -136,10 +144,12 @@ struct SignatureMutationTests {
 
   /// 10,000 requests, each a valid signed webhook with one change: not one may be accepted.
   @Test func noneOfTenThousandMutatedRequestsIsAccepted() throws {
-    let middleware = SignatureMiddleware(configuration: try TwilioSignatureConfiguration(authTokens: [Self.token]))
+    let middleware = SignatureMiddleware(
+      configuration: try TwilioSignatureConfiguration(authTokens: [Self.token]))
     var random = SplitMix64(state: 0x5EED)
     let form = TwilioWebhookForm.inbound(
-      from: "+16175550123", to: "+14155550199", body: "Hello 👋 'there' a+b", messageSid: "SM1f0e8ae6ade43cb3c0ce4525424e404f")
+      from: "+16175550123", to: "+14155550199", body: "Hello 👋 'there' a+b",
+      messageSid: "SM1f0e8ae6ade43cb3c0ce4525424e404f")
     let target = "/sms?tenant=acme&x=%20y"
     let host = "bot.example.com:8080"
     let url = "http://\(host)\(target)"
@@ -149,7 +159,10 @@ struct SignatureMutationTests {
     func request(target: String, host: String, body: [UInt8], signature: String) -> WebhookRequest {
       let head = HTTPRequest(
         method: .post, scheme: "http", authority: host, path: target,
-        headerFields: [.contentType: "application/x-www-form-urlencoded", HTTPField.Name("X-Twilio-Signature")!: signature])
+        headerFields: [
+          .contentType: "application/x-www-form-urlencoded",
+          HTTPField.Name("X-Twilio-Signature")!: signature,
+        ])
       return WebhookRequest(head: head, body: body)
     }
     func accepted(_ request: WebhookRequest) -> Bool {
@@ -182,10 +195,12 @@ struct SignatureMutationTests {
       switch kind {
       case 0:
         name = "byte flipped in the path or query"
-        mutated.head.path = String(decoding: flip(Array(target.utf8), using: &random), as: UTF8.self)
+        mutated.head.path = String(
+          decoding: flip(Array(target.utf8), using: &random), as: UTF8.self)
       case 1:
         name = "byte flipped in the host"
-        mutated.head.authority = String(decoding: flip(Array(host.utf8), using: &random), as: UTF8.self)
+        mutated.head.authority = String(
+          decoding: flip(Array(host.utf8), using: &random), as: UTF8.self)
       case 2:
         name = "byte flipped in the body"
         mutated.body = flip(body, using: &random)
@@ -220,7 +235,9 @@ struct SignatureMutationTests {
     }
     #expect(acceptedCount == 0)
     #expect(kinds.count == 8)
-    print("signature mutations: \(tried) tried, \(acceptedCount) accepted; \(kinds.sorted { $0.key < $1.key })")
+    print(
+      "signature mutations: \(tried) tried, \(acceptedCount) accepted; \(kinds.sorted { $0.key < $1.key })"
+    )
   }
 }
 
@@ -229,16 +246,23 @@ struct SignatureMiddlewareTests {
   let alice = "+16175550123"
   let number = "+14155550199"
 
-  func app(store: MemoryConversationStore, configuration: TwilioSignatureConfiguration? = nil) throws -> ParleyTestClient {
+  func app(store: MemoryConversationStore, configuration: TwilioSignatureConfiguration? = nil)
+    throws -> ParleyTestClient
+  {
     ParleyTestClient(
       application: .conversational(
-        store: store, signature: .validate(try configuration ?? TwilioSignatureConfiguration(authTokens: [Self.token])),
+        store: store,
+        signature: .validate(
+          try configuration ?? TwilioSignatureConfiguration(authTokens: [Self.token])),
         logger: Logger(label: "t")
       ) { turn in .message("hi \(turn.message.body)") })
   }
 
   func signed(_ form: FormParameters, path: String = "/sms", token: String = token) -> HTTPFields {
-    [HTTPField.Name("X-Twilio-Signature")!: TwilioSignature.compute(url: "http://localhost\(path)", parameters: form.pairs, secret: token)]
+    [
+      HTTPField.Name("X-Twilio-Signature")!: TwilioSignature.compute(
+        url: "http://localhost\(path)", parameters: form.pairs, secret: token)
+    ]
   }
 
   @Test func aSignedRequestIsAnswered() async throws {
@@ -251,80 +275,115 @@ struct SignatureMiddlewareTests {
   @Test func aMissingSignatureIs400AndAWrongOne403AndNeitherWritesAnything() async throws {
     let store = MemoryConversationStore()
     let client = try app(store: store)
-    let form = TwilioWebhookForm.inbound(from: alice, to: number, body: "STOP", messageSid: "SMnope")
+    let form = TwilioWebhookForm.inbound(
+      from: alice, to: number, body: "STOP", messageSid: "SMnope")
     #expect(await client.post(form).status == .badRequest)
-    let wrong = await client.post(form, headerFields: signed(form, token: "ffffffffffffffffffffffffffffffff"))
+    let wrong = await client.post(
+      form, headerFields: signed(form, token: "ffffffffffffffffffffffffffffffff"))
     #expect(wrong.status == .forbidden)
     #expect(wrong.body == "invalid X-Twilio-Signature\n")
     // Nothing written: no opt-out, no dedupe record (so the real, signed message is handled).
     #expect(try await store.auditHead() == .empty)
     #expect(try await store.mayText(alice, from: number))
-    #expect(try await store.snapshot(for: ConversationKey(rawValue: "\(alice)|\(number)"), messageSid: "SMnope", now: SystemWallClock().now).replay == nil)
-    let status = TwilioWebhookForm.status(messageSid: "SM1", status: .undelivered, from: number, to: alice, errorCode: 21610)
+    #expect(
+      try await store.snapshot(
+        for: ConversationKey(rawValue: "\(alice)|\(number)"), messageSid: "SMnope",
+        now: SystemWallClock().now
+      ).replay == nil)
+    let status = TwilioWebhookForm.status(
+      messageSid: "SM1", status: .undelivered, from: number, to: alice, errorCode: 21610)
     #expect(await client.post(status, to: "/status").status == .badRequest)
-    #expect(await client.post(status, to: "/status", headerFields: signed(status, path: "/sms")).status == .forbidden)
+    #expect(
+      await client.post(status, to: "/status", headerFields: signed(status, path: "/sms")).status
+        == .forbidden)
     #expect(try await store.mayText(alice, from: number))
-    #expect(await client.post(status, to: "/status", headerFields: signed(status, path: "/status")).status == .noContent)
+    #expect(
+      await client.post(status, to: "/status", headerFields: signed(status, path: "/status")).status
+        == .noContent)
     #expect(try await !store.mayText(alice, from: number))
   }
 
   @Test func rotatedTokensAreAllAccepted() async throws {
-    let configuration = try TwilioSignatureConfiguration(authTokens: ["new-token-0000000000000000000000", Self.token])
+    let configuration = try TwilioSignatureConfiguration(authTokens: [
+      "new-token-0000000000000000000000", Self.token,
+    ])
     let client = try app(store: MemoryConversationStore(), configuration: configuration)
     let form = TwilioWebhookForm.inbound(from: alice, to: number, body: "yo")
     #expect(await client.post(form, headerFields: signed(form)).status == .ok)
-    #expect(await client.post(form, headerFields: signed(form, token: "new-token-0000000000000000000000")).status == .ok)
+    #expect(
+      await client.post(form, headerFields: signed(form, token: "new-token-0000000000000000000000"))
+        .status == .ok)
   }
 
   @Test func noSecretRefusesToStart() {
     #expect(throws: WebhookSecurityError.self) { try TwilioSignatureConfiguration(authTokens: []) }
-    #expect(throws: WebhookSecurityError.self) { try TwilioSignatureConfiguration(authTokens: [""]) }
+    #expect(throws: WebhookSecurityError.self) {
+      try TwilioSignatureConfiguration(authTokens: [""])
+    }
     #expect(throws: WebhookSecurityError.self) {
       try TwilioSignatureConfiguration(authTokens: ["x"], publicBaseURL: "example.com")
     }
   }
 
   @Test func forwardedHeadersCountOnlyFromTrustedProxies() throws {
-    let configuration = try TwilioSignatureConfiguration(authTokens: [Self.token], trustedProxies: ["10.0.0.5"])
+    let configuration = try TwilioSignatureConfiguration(
+      authTokens: [Self.token], trustedProxies: ["10.0.0.5"])
     let middleware = SignatureMiddleware(configuration: configuration)
     let head = HTTPRequest(
       method: .post, scheme: "http", authority: "internal:8080", path: "/sms?x=1",
       headerFields: [
-        HTTPField.Name("X-Forwarded-Proto")!: "https", HTTPField.Name("X-Forwarded-Host")!: "bot.example.com",
+        HTTPField.Name("X-Forwarded-Proto")!: "https",
+        HTTPField.Name("X-Forwarded-Host")!: "bot.example.com",
         HTTPField.Name("X-Forwarded-Port")!: "443",
       ])
-    #expect(middleware.requestURL(WebhookRequest(head: head, remoteAddress: "10.0.0.5")) == "https://bot.example.com/sms?x=1")
-    #expect(middleware.requestURL(WebhookRequest(head: head, remoteAddress: "203.0.113.9")) == "http://internal:8080/sms?x=1")
+    #expect(
+      middleware.requestURL(WebhookRequest(head: head, remoteAddress: "10.0.0.5"))
+        == "https://bot.example.com/sms?x=1")
+    #expect(
+      middleware.requestURL(WebhookRequest(head: head, remoteAddress: "203.0.113.9"))
+        == "http://internal:8080/sms?x=1")
     #expect(middleware.requestURL(WebhookRequest(head: head)) == "http://internal:8080/sms?x=1")
     let behindProxy = SignatureMiddleware(
-      configuration: try TwilioSignatureConfiguration(authTokens: [Self.token], publicBaseURL: "https://bot.example.com/prefix/"))
-    #expect(behindProxy.requestURL(WebhookRequest(head: head, remoteAddress: "10.0.0.5")) == "https://bot.example.com/prefix/sms?x=1")
+      configuration: try TwilioSignatureConfiguration(
+        authTokens: [Self.token], publicBaseURL: "https://bot.example.com/prefix/"))
+    #expect(
+      behindProxy.requestURL(WebhookRequest(head: head, remoteAddress: "10.0.0.5"))
+        == "https://bot.example.com/prefix/sms?x=1")
   }
 
   @Test func theRawTargetIsSignedAsReceivedNeverReencoded() throws {
-    let middleware = SignatureMiddleware(configuration: try TwilioSignatureConfiguration(authTokens: [Self.token]))
-    let head = HTTPRequest(method: .get, scheme: "http", authority: "h", path: "/sms?Body=a%20b+c&n=O'Brien&e=%E2%9C%93")
-    #expect(middleware.requestURL(WebhookRequest(head: head)) == "http://h/sms?Body=a%20b+c&n=O'Brien&e=%E2%9C%93")
+    let middleware = SignatureMiddleware(
+      configuration: try TwilioSignatureConfiguration(authTokens: [Self.token]))
+    let head = HTTPRequest(
+      method: .get, scheme: "http", authority: "h", path: "/sms?Body=a%20b+c&n=O'Brien&e=%E2%9C%93")
+    #expect(
+      middleware.requestURL(WebhookRequest(head: head))
+        == "http://h/sms?Body=a%20b+c&n=O'Brien&e=%E2%9C%93")
   }
 
   @Test func sha256WithAnUnknownKeyOrAlgorithmIsRefused() throws {
     let middleware = SignatureMiddleware(
-      configuration: try TwilioSignatureConfiguration(authTokens: [Self.token], sharedKeys: ["k1": "secret-one"]))
+      configuration: try TwilioSignatureConfiguration(
+        authTokens: [Self.token], sharedKeys: ["k1": "secret-one"]))
     let form = FormParameters(["From": "+1", "To": "+2"])
-    let signature = TwilioSignature.compute(url: "http://h/sms", parameters: form.pairs, secret: "secret-one", algorithm: .hmacSHA256)
+    let signature = TwilioSignature.compute(
+      url: "http://h/sms", parameters: form.pairs, secret: "secret-one", algorithm: .hmacSHA256)
     func verdict(_ settings: String) -> SignatureMiddleware.Verdict {
       let head = HTTPRequest(
         method: .post, scheme: "http", authority: "h", path: "/sms",
         headerFields: [
-          .contentType: "application/x-www-form-urlencoded", HTTPField.Name("X-Twilio-Signature")!: signature,
+          .contentType: "application/x-www-form-urlencoded",
+          HTTPField.Name("X-Twilio-Signature")!: signature,
           HTTPField.Name("X-Twilio-Webhooks-Signature-Settings")!: settings,
         ])
-      return middleware.verify(WebhookRequest(head: head, body: Array(form.encoded.utf8)), formParameters: form)
+      return middleware.verify(
+        WebhookRequest(head: head, body: Array(form.encoded.utf8)), formParameters: form)
     }
     #expect(verdict("key=k1,algorithm=HMAC_SHA256") == .valid)
     #expect(verdict(" key = k1 , algorithm = HMAC_SHA256 ") == .valid)
     #expect(verdict("key=k2,algorithm=HMAC_SHA256") == .invalid(reason: "unknown shared key"))
-    #expect(verdict("key=k1,algorithm=HMAC_MD5") == .invalid(reason: "unsupported signature algorithm"))
+    #expect(
+      verdict("key=k1,algorithm=HMAC_MD5") == .invalid(reason: "unsupported signature algorithm"))
     #expect(verdict("key=k1,algorithm=HMAC_SHA1") == .invalid(reason: "signature does not match"))
   }
 }

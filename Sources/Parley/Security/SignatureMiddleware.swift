@@ -25,7 +25,8 @@ public struct TwilioSignatureConfiguration: Sendable {
   ) throws(WebhookSecurityError) {
     let tokens = authTokens.filter { !$0.isEmpty }
     guard !tokens.isEmpty || !sharedKeys.isEmpty else {
-      throw WebhookSecurityError("no auth token or shared key configured: refusing to accept unsigned webhooks")
+      throw WebhookSecurityError(
+        "no auth token or shared key configured: refusing to accept unsigned webhooks")
     }
     if let publicBaseURL {
       guard publicBaseURL.hasPrefix("https://") || publicBaseURL.hasPrefix("http://"),
@@ -115,8 +116,11 @@ public struct SignatureMiddleware: MessagingMiddleware {
     }
     if contentType.hasPrefix("application/json") {
       // The URL carries the body's hash; the body itself is not in the signed text.
-      let query = (try? FormParameters(decoding: Array((request.query ?? "").utf8))) ?? FormParameters()
-      guard let expected = query["bodySHA256"] else { return .invalid(reason: "JSON body without bodySHA256") }
+      let query =
+        (try? FormParameters(decoding: Array((request.query ?? "").utf8))) ?? FormParameters()
+      guard let expected = query["bodySHA256"] else {
+        return .invalid(reason: "JSON body without bodySHA256")
+      }
       let actual = TwilioSignature.bodyHash(request.body)
       guard constantTimeEquals(Array(expected.lowercased().utf8), Array(actual.utf8)) else {
         return .invalid(reason: "body does not match bodySHA256")
@@ -124,7 +128,8 @@ public struct SignatureMiddleware: MessagingMiddleware {
     }
     guard
       TwilioSignature.isValid(
-        signature: signature, url: url, parameters: parameters, secrets: secrets, algorithm: algorithm)
+        signature: signature, url: url, parameters: parameters, secrets: secrets,
+        algorithm: algorithm)
     else { return .invalid(reason: "signature does not match") }
     return .valid
   }
@@ -145,7 +150,8 @@ public struct SignatureMiddleware: MessagingMiddleware {
       if let forwarded = fields[HTTPField.Name("X-Forwarded-Host")!]?.split(separator: ",").first {
         host = forwarded.trimmingASCIISpace()
       }
-      if let port = fields[HTTPField.Name("X-Forwarded-Port")!]?.split(separator: ",").first?.trimmingASCIISpace(),
+      if let port = fields[HTTPField.Name("X-Forwarded-Port")!]?.split(separator: ",").first?
+        .trimmingASCIISpace(),
         !host.contains(":") || host.hasSuffix("]")
       {
         let isDefault = (scheme == "https" && port == "443") || (scheme == "http" && port == "80")
@@ -163,7 +169,8 @@ public struct SignatureMiddleware: MessagingMiddleware {
       logger.warning("request without X-Twilio-Signature refused")
       throw WebhookError(.unauthorized, "missing X-Twilio-Signature")
     case .invalid(let reason):
-      logger.warning("request with a bad signature refused", metadata: ["parley.reason": "\(reason)"])
+      logger.warning(
+        "request with a bad signature refused", metadata: ["parley.reason": "\(reason)"])
       throw WebhookError(.forbidden, "invalid X-Twilio-Signature")
     }
   }

@@ -47,7 +47,8 @@ public enum TwilioSignature {
     let message = payload(url: url, parameters: parameters)
     switch algorithm {
     case .hmacSHA1:
-      return Data(HMAC<Insecure.SHA1>.authenticationCode(for: message, using: key)).base64EncodedString()
+      return Data(HMAC<Insecure.SHA1>.authenticationCode(for: message, using: key))
+        .base64EncodedString()
     case .hmacSHA256:
       return Data(HMAC<SHA256>.authenticationCode(for: message, using: key)).base64EncodedString()
     }
@@ -70,9 +71,13 @@ public enum TwilioSignature {
         // Every variant and secret is checked, so the time taken does not say which matched.
         switch algorithm {
         case .hmacSHA1:
-          valid = HMAC<Insecure.SHA1>.isValidAuthenticationCode(code, authenticating: message, using: key) || valid
+          valid =
+            HMAC<Insecure.SHA1>.isValidAuthenticationCode(code, authenticating: message, using: key)
+            || valid
         case .hmacSHA256:
-          valid = HMAC<SHA256>.isValidAuthenticationCode(code, authenticating: message, using: key) || valid
+          valid =
+            HMAC<SHA256>.isValidAuthenticationCode(code, authenticating: message, using: key)
+            || valid
         }
       }
     }
@@ -82,7 +87,8 @@ public enum TwilioSignature {
   /// The hex SHA-256 of a body, as `bodySHA256` carries it.
   public static func bodyHash(_ body: [UInt8]) -> String {
     let digits = Array("0123456789abcdef")
-    return String(SHA256.hash(data: body).flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 0xF)]] })
+    return String(
+      SHA256.hash(data: body).flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 0xF)]] })
   }
 
   /// `url` as given, with the scheme's default port added, and with any port removed: Twilio's own
@@ -110,7 +116,8 @@ public enum TwilioSignature {
       guard let schemeEnd = url.range(of: "://") else { return nil }
       scheme = String(url[..<schemeEnd.lowerBound])
       let afterScheme = url[schemeEnd.upperBound...]
-      let authorityEnd = afterScheme.firstIndex { $0 == "/" || $0 == "?" || $0 == "#" } ?? afterScheme.endIndex
+      let authorityEnd =
+        afterScheme.firstIndex { $0 == "/" || $0 == "?" || $0 == "#" } ?? afterScheme.endIndex
       var authority = afterScheme[..<authorityEnd]
       rest = afterScheme[authorityEnd...]
       if let at = authority.lastIndex(of: "@") {

@@ -180,7 +180,10 @@ public struct InboundMessage: Sendable, Hashable {
 extension StringProtocol {
   /// The string without leading and trailing ASCII white space.
   func trimmingASCIISpace() -> String {
-    let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" || $0 == "\u{0B}" || $0 == "\u{0C}" || $0 == "\r\n" }
+    let isSpace: (Character) -> Bool = {
+      $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" || $0 == "\u{0B}" || $0 == "\u{0C}"
+        || $0 == "\r\n"
+    }
     guard let first = firstIndex(where: { !isSpace($0) }) else { return "" }
     let last = lastIndex(where: { !isSpace($0) })!
     return String(self[first...last])
