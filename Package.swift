@@ -15,6 +15,7 @@ let package = Package(
     .library(name: "ParleyServer", targets: ["ParleyServer"]),
     .library(name: "ParleySQLite", targets: ["ParleySQLite"]),
     .library(name: "ParleyTesting", targets: ["ParleyTesting"]),
+    .library(name: "ParleyFuzzing", targets: ["ParleyFuzzing"]),
     .executable(name: "Echo", targets: ["Echo"]),
     .executable(name: "Counter", targets: ["Counter"]),
   ],
@@ -78,9 +79,22 @@ let package = Package(
       swiftSettings: strict
     ),
     .target(
+      name: "ParleyFuzzing",
+      dependencies: [
+        "Parley", "ParleyTwiML", "ParleyServer",
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOEmbedded", package: "swift-nio"),
+        .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+        .product(name: "HTTPTypes", package: "swift-http-types"),
+        .product(name: "Logging", package: "swift-log"),
+      ],
+      swiftSettings: strict
+    ),
+    .target(
       name: "SampleSupport",
       dependencies: [
         "Parley",
+        "ParleyServer",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
       ],
@@ -133,6 +147,11 @@ let package = Package(
       name: "ParleyTests",
       dependencies: ["Parley", "ParleyTwiML", "ParleyTesting", "EchoBot"],
       resources: [.copy("Fixtures")],
+      swiftSettings: strict
+    ),
+    .testTarget(
+      name: "ParleyFuzzingTests",
+      dependencies: ["ParleyFuzzing"],
       swiftSettings: strict
     ),
     .testTarget(

@@ -2,6 +2,7 @@ public import ArgumentParser
 import Foundation
 public import Logging
 public import Parley
+public import ParleyServer
 
 /// The options every sample server takes: flags, or environment variables when a flag is not given.
 public struct ServerOptions: ParsableArguments {
@@ -13,6 +14,14 @@ public struct ServerOptions: ParsableArguments {
 
   @Option(help: "Log level: trace, debug, info, notice, warning, error (env PARLEY_LOG_LEVEL).")
   public var logLevel = Environment.string("PARLEY_LOG_LEVEL") ?? "info"
+
+  @Option(help: "Seconds a client has to send a whole request (env PARLEY_REQUEST_TIMEOUT).")
+  public var requestTimeout = Environment.int("PARLEY_REQUEST_TIMEOUT") ?? 10
+
+  /// The HTTP server's configuration.
+  public var serverConfiguration: ParleyServer.Configuration {
+    ParleyServer.Configuration(host: host, port: port, requestTimeout: .seconds(requestTimeout))
+  }
 
   @Option(
     help:

@@ -55,16 +55,31 @@ public struct ParleyServer: Service {
 
   typealias Connection = NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>
 
+  /// Adds the HTTP/1.1 handlers every connection runs: deadlines, the parser with its limits,
+  /// protocol-error answers, and the conversion to swift-http-types. (The fuzz harness drives the
+  /// same handlers on an `EmbeddedChannel`.)
+  package static func configureHTTPPipeline(
+    _ sync: ChannelPipeline.SynchronousOperations, configuration: Configuration
+  ) throws {
+    var limits = NIOHTTPDecoderLimitConfiguration()
+    limits.maxHeaderListSize = configuration.maximumHeaderListSize
+    limits.maxHeaderFieldSize = configuration.maximumHeaderListSize
+    limits.maxHeaderFieldCount = configuration.maximumHeaderCount
+    let deadlines = ConnectionDeadlines(
+      requestTimeout: .init(configuration.requestTimeout),
+      idleTimeout: .init(configuration.idleTimeout))
+    try sync.addHandler(DeadlineHandler(deadlines: deadlines))
+    try sync.configureHTTPServerPipeline(
+      withPipeliningAssistance: true, withErrorHandling: false,
+      withEncoderConfiguration: .init(), withDecoderLimitConfiguration: limits)
+    try sync.addHandler(ProtocolErrorHandler())
+    try sync.addHandler(HTTP1ToHTTPServerCodec(secure: false))
+    try sync.addHandler(RequestLifecycleHandler(deadlines: deadlines))
+  }
+
   /// Listens and serves until cancelled or gracefully shut down.
   public func run() async throws {
     let configuration = self.configuration
-    let limits = {
-      var limits = NIOHTTPDecoderLimitConfiguration()
-      limits.maxHeaderListSize = configuration.maximumHeaderListSize
-      limits.maxHeaderFieldSize = configuration.maximumHeaderListSize
-      limits.maxHeaderFieldCount = configuration.maximumHeaderCount
-      return limits
-    }()
     let serverChannel = try await ServerBootstrap(group: eventLoopGroup)
       .serverChannelOption(.backlog, value: configuration.backlog)
       .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -72,17 +87,8 @@ public struct ParleyServer: Service {
       .childChannelOption(.maxMessagesPerRead, value: 16)
       .bind(host: configuration.host, port: configuration.port) { channel in
         channel.eventLoop.makeCompletedFuture {
-          let deadlines = ConnectionDeadlines(
-            requestTimeout: .init(configuration.requestTimeout),
-            idleTimeout: .init(configuration.idleTimeout))
-          let sync = channel.pipeline.syncOperations
-          try sync.addHandler(DeadlineHandler(deadlines: deadlines))
-          try sync.configureHTTPServerPipeline(
-            withPipeliningAssistance: true, withErrorHandling: false,
-            withEncoderConfiguration: .init(), withDecoderLimitConfiguration: limits)
-          try sync.addHandler(ProtocolErrorHandler())
-          try sync.addHandler(HTTP1ToHTTPServerCodec(secure: false))
-          try sync.addHandler(RequestLifecycleHandler(deadlines: deadlines))
+          try Self.configureHTTPPipeline(
+            channel.pipeline.syncOperations, configuration: configuration)
           return try Connection(wrappingChannelSynchronously: channel)
         }
       }

@@ -25,7 +25,7 @@ struct CounterServer: AsyncParsableCommand {
     let group = ServiceGroup(
       services: [
         ParleyServer(
-          application: app, configuration: .init(host: server.host, port: server.port),
+          application: app, configuration: server.serverConfiguration,
           logger: logger),
         ConversationSweeper(store: store, logger: logger),
       ],

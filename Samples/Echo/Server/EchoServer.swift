@@ -21,7 +21,7 @@ struct EchoServer: AsyncParsableCommand {
     let parley = ParleyServer(
       application: EchoBot.application(
         store: store, signature: try server.signaturePolicy(), logger: logger),
-      configuration: .init(host: server.host, port: server.port),
+      configuration: server.serverConfiguration,
       logger: logger)
     let group = ServiceGroup(
       services: [parley, ConversationSweeper(store: store, logger: logger)],

@@ -1,6 +1,6 @@
 import Crypto
 import HTTPTypes
-import Logging
+package import Logging
 
 #if canImport(FoundationEssentials)
   import FoundationEssentials
@@ -56,7 +56,7 @@ public struct CookieSessionMiddleware<State: SessionState>: MessagingMiddleware 
     self.configuration = configuration
   }
 
-  struct Envelope: Codable {
+  package struct Envelope: Codable {
     var id: String
     var created: Int64
     var seen: Int64
@@ -116,7 +116,7 @@ public struct CookieSessionMiddleware<State: SessionState>: MessagingMiddleware 
     return value
   }
 
-  func open(_ value: Substring, key: ConversationKey, logger: Logger) -> Envelope? {
+  package func open(_ value: Substring, key: ConversationKey, logger: Logger) -> Envelope? {
     guard value.hasPrefix("v1."), let bytes = Base64URL.decode(value.dropFirst(3)),
       let box = try? AES.GCM.SealedBox(combined: bytes)
     else {

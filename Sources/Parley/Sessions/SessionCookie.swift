@@ -1,5 +1,5 @@
-import Crypto
-import HTTPTypes
+package import Crypto
+package import HTTPTypes
 
 /// The cookie attributes Parley sets, and reading cookies back from a request.
 public struct SessionCookieOptions: Sendable, Hashable {
@@ -26,7 +26,7 @@ public struct SessionCookieOptions: Sendable, Hashable {
   }
 
   /// The values of the cookie called ``name`` in `fields`' `Cookie` headers.
-  func values(in fields: HTTPFields) -> [Substring] {
+  package func values(in fields: HTTPFields) -> [Substring] {
     var values: [Substring] = []
     for header in fields[values: .cookie] {
       for pair in header.split(separator: ";") {
@@ -44,12 +44,12 @@ public struct SessionCookieOptions: Sendable, Hashable {
 /// The signed pointer a stored session's cookie carries: `v1.<id>.<generation>.<conversation tag>.<mac>`.
 ///
 /// Every character is in `[A-Za-z0-9._-]`, which Twilio accepts in a cookie value.
-struct SignedSessionPointer: Hashable {
-  var sessionID: String
-  var generation: Int64
-  var conversationTag: String
+package struct SignedSessionPointer: Hashable {
+  package var sessionID: String
+  package var generation: Int64
+  package var conversationTag: String
 
-  init(sessionID: String, generation: Int64, key: ConversationKey) {
+  package init(sessionID: String, generation: Int64, key: ConversationKey) {
     self.sessionID = sessionID
     self.generation = generation
     self.conversationTag = Self.tag(for: key)
@@ -69,18 +69,18 @@ struct SignedSessionPointer: Hashable {
 
   var payload: String { "v1.\(sessionID).\(generation).\(conversationTag)" }
 
-  func signed(with key: SymmetricKey) -> String {
+  package func signed(with key: SymmetricKey) -> String {
     let mac = HMAC<SHA256>.authenticationCode(for: Array(payload.utf8), using: key)
     return payload + "." + Base64URL.encode(mac)
   }
 
-  enum Problem: String, Error {
+  package enum Problem: String, Error {
     case malformed = "malformed"
     case badSignature = "bad signature"
   }
 
   /// Verifies a cookie value against every key, in constant time per key.
-  static func verify(_ value: Substring, keys: [SymmetricKey]) -> Result<Self, Problem> {
+  package static func verify(_ value: Substring, keys: [SymmetricKey]) -> Result<Self, Problem> {
     let parts = value.split(separator: ".", omittingEmptySubsequences: false)
     guard parts.count == 5, parts[0] == "v1", let generation = Int64(parts[2]), generation >= 0,
       let mac = Base64URL.decode(parts[4]), !parts[1].isEmpty,

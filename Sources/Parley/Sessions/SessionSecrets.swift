@@ -1,4 +1,4 @@
-import Crypto
+package import Crypto
 
 #if canImport(FoundationEssentials)
   import FoundationEssentials
@@ -17,9 +17,9 @@ public struct SessionSecrets: Sendable {
   private let encryptionMaterial: [[UInt8]]
 
   /// Keys that sign cookies (HMAC-SHA256), newest first.
-  var signingKeys: [SymmetricKey] { signingMaterial.map { SymmetricKey(data: $0) } }
+  package var signingKeys: [SymmetricKey] { signingMaterial.map { SymmetricKey(data: $0) } }
   /// Keys that encrypt store-less cookies (AES-GCM-256), newest first.
-  var encryptionKeys: [SymmetricKey] { encryptionMaterial.map { SymmetricKey(data: $0) } }
+  package var encryptionKeys: [SymmetricKey] { encryptionMaterial.map { SymmetricKey(data: $0) } }
 
   /// The shortest secret accepted, in bytes.
   public static let minimumLength = 32

@@ -1,0 +1,158 @@
+import HTTPTypes
+import Logging
+import NIOCore
+import NIOEmbedded
+import NIOHTTPTypes
+import Parley
+import ParleyServer
+import ParleyTwiML
+
+/// The code each libFuzzer target runs on one input, checking invariants as well as survival.
+///
+/// The fuzz executables (`Fuzz/`) call these; `swift test` replays the seed corpus and every kept
+/// crashing input through them.
+package enum FuzzTargets {
+  /// The targets, by name.
+  package static let all: [String: @Sendable ([UInt8]) -> Void] = [
+    "form": form, "cookie": cookie, "twiml": twiml, "http": http,
+  ]
+
+  /// Form decoding: whatever decodes re-encodes to the same parameters, and the webhook models
+  /// either decode or refuse with a typed error.
+  package static func form(_ bytes: [UInt8]) {
+    guard let parameters = try? FormParameters(decoding: bytes) else { return }
+    let again = try? FormParameters(decoding: parameters.encoded)
+    precondition(again == parameters, "form round trip changed the parameters")
+    _ = try? InboundMessage(parameters: parameters)
+    _ = try? StatusCallback(parameters: parameters)
+    let message = try? InboundMessage(parameters: parameters)
+    if let message {
+      _ = ConversationKey.Strategy.fromTo.key(for: message).redacted
+      _ = OptOutKeywords().match(message.body)
+      _ = ConsentRevocationDetector().phrase(in: message.body)
+    }
+  }
+
+  static let secrets = SessionSecrets.random()
+  static let key = ConversationKey(rawValue: "+16175550123|+14155550199")
+  static let silent = Logger(label: "fuzz", factory: { _ in SwiftLogNoOpLogHandler() })
+
+  struct State: SessionState { var notes: [String] = [] }
+
+  /// Cookie parsing: `Cookie` headers read, signed pointers verified, sealed state opened; a
+  /// pointer that verifies must re-sign to the same value.
+  package static func cookie(_ bytes: [UInt8]) {
+    let text = String(decoding: bytes, as: UTF8.self)
+    var fields = HTTPFields()
+    if let field = HTTPField.Name("Cookie").map({ HTTPField(name: $0, value: text) }) {
+      fields.append(field)
+    }
+    let options = SessionCookieOptions()
+    for value in options.values(in: fields) + [Substring(text)] {
+      if case .success(let pointer) = SignedSessionPointer.verify(value, keys: secrets.signingKeys)
+      {
+        precondition(
+          pointer.signed(with: secrets.signingKeys[0]) == String(value), "verified a forgery")
+      }
+      _ = CookieSessionMiddleware(State.self, secrets: secrets).open(
+        value, key: key, logger: silent)
+    }
+  }
+
+  /// The TwiML parser: a document that parses renders and parses back to the same tree, and
+  /// converting it to TwiML values either works or fails with a typed error.
+  package static func twiml(_ bytes: [UInt8]) {
+    guard let root = try? TwiMLXMLParser().parse(bytes) else { return }
+    let rendered = XMLRenderer.document(root)
+    guard let again = try? TwiMLXMLParser().parse(rendered) else {
+      preconditionFailure("rendered XML does not parse")
+    }
+    precondition(again == normalized(root), "render/parse round trip changed the tree")
+    if let response = try? MessagingResponse(root: root) {
+      _ = response.validate()
+      _ = response.messages.map { SegmentCount($0.body ?? "") }
+      precondition(
+        (try? MessagingResponse(xml: response.xml)) != nil, "rendered TwiML does not parse")
+    }
+  }
+
+  /// The tree as it reads back after rendering: adjacent text merged, empty text dropped, and
+  /// characters XML forbids removed (the renderer drops them).
+  static func normalized(_ element: XMLElement) -> XMLElement {
+    var copy = element
+    copy.attributes = element.attributes.map {
+      .init(
+        name: $0.name,
+        value: String(
+          String.UnicodeScalarView($0.value.unicodeScalars.filter(XMLRenderer.isAllowed))))
+    }
+    var children: [XMLNode] = []
+    for child in element.children {
+      switch child {
+      case .element(let nested):
+        children.append(.element(normalized(nested)))
+      case .text(let text):
+        let kept = String(
+          String.UnicodeScalarView(text.unicodeScalars.filter(XMLRenderer.isAllowed)))
+        if kept.isEmpty { continue }
+        if case .text(let previous)? = children.last {
+          children[children.count - 1] = .text(previous + kept)
+        } else {
+          children.append(.text(kept))
+        }
+      }
+    }
+    copy.children = children
+    return copy
+  }
+
+  static let application = ParleyApplication(handler: { _ in .empty })
+
+  /// The HTTP pipeline: the server's own handlers on an `EmbeddedChannel`, fed the input in up to
+  /// three pieces; every complete request is decoded the way the app decodes it.
+  package static func http(_ bytes: [UInt8]) {
+    let channel = EmbeddedChannel()
+    defer { _ = try? channel.finish() }
+    do {
+      try ParleyServer.configureHTTPPipeline(
+        channel.pipeline.syncOperations,
+        configuration: .init(maximumHeaderListSize: 4096, maximumHeaderCount: 32))
+      try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+    } catch {
+      preconditionFailure("pipeline setup failed: \(error)")
+    }
+    let cuts = bytes.count > 8 ? [bytes.count / 3, 2 * bytes.count / 3] : []
+    var start = 0
+    var head: HTTPRequest?
+    var body: [UInt8] = []
+    for end in cuts + [bytes.count] {
+      do {
+        try channel.writeInbound(ByteBuffer(bytes: bytes[start..<end]))
+      } catch {
+        break  // a parse error: the handlers answered and closed
+      }
+      start = end
+      while let part = try? channel.readInbound(as: HTTPRequestPart.self) {
+        switch part {
+        case .head(let requestHead):
+          head = requestHead
+          body = []
+        case .body(let buffer):
+          body += buffer.readableBytesView
+        case .end:
+          if let requestHead = head {
+            let request = WebhookRequest(head: requestHead, body: body)
+            if let parameters = try? application.parameters(of: request) {
+              _ = try? InboundMessage(parameters: parameters)
+            }
+            // Answer, so the pipelining handler lets the next request through.
+            _ = try? channel.writeOutbound(HTTPResponsePart.head(HTTPResponse(status: .ok)))
+            _ = try? channel.writeOutbound(HTTPResponsePart.end(nil))
+          }
+          head = nil
+        }
+      }
+    }
+    while (try? channel.readOutbound(as: ByteBuffer.self)) != nil {}
+  }
+}
