@@ -18,6 +18,7 @@ let package = Package(
     .library(name: "ParleyFuzzing", targets: ["ParleyFuzzing"]),
     .executable(name: "Echo", targets: ["Echo"]),
     .executable(name: "Counter", targets: ["Counter"]),
+    .executable(name: "Survey", targets: ["Survey"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -118,6 +119,26 @@ let package = Package(
       swiftSettings: strict
     ),
     .target(
+      name: "SurveyBot",
+      dependencies: [
+        "Parley", "ParleySQLite",
+        .product(name: "GRDB", package: "GRDB.swift"),
+        .product(name: "Logging", package: "swift-log"),
+      ],
+      path: "Samples/Survey/SurveyBot",
+      swiftSettings: strict
+    ),
+    .executableTarget(
+      name: "Survey",
+      dependencies: [
+        "SurveyBot", "Parley", "ParleySQLite", "ParleyServer", "SampleSupport",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+      ],
+      path: "Samples/Survey/Server",
+      swiftSettings: strict
+    ),
+    .target(
       name: "EchoBot",
       dependencies: ["Parley", "ParleyTwiML", .product(name: "Logging", package: "swift-log")],
       path: "Samples/Echo/EchoBot",
@@ -157,10 +178,11 @@ let package = Package(
     .testTarget(
       name: "ParleySessionTests",
       dependencies: [
-        "Parley", "ParleySQLite", "ParleyTesting",
+        "Parley", "ParleySQLite", "ParleyTesting", "SurveyBot",
         .product(name: "GRDB", package: "GRDB.swift"),
         .product(name: "Logging", package: "swift-log"),
       ],
+      exclude: ["Transcripts", "Golden"],
       swiftSettings: strict
     ),
     .testTarget(

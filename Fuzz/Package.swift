@@ -8,14 +8,15 @@ let targets = ["form", "cookie", "twiml", "http"]
 let package = Package(
   name: "ParleyFuzz",
   products: targets.map { .executable(name: "fuzz-\($0)", targets: ["fuzz-\($0)"]) },
-  dependencies: [.package(path: "..")],
-  targets: targets.map { name in
-    .executableTarget(
-      name: "fuzz-\(name)",
-      dependencies: [.product(name: "ParleyFuzzing", package: "Parley")],
-      path: "Sources/\(name)",
-      swiftSettings: [.unsafeFlags(["-parse-as-library"])]
-    )
-  },
+  dependencies: [.package(name: "Parley", path: "..")],
+  targets: [.target(name: "FuzzDriver")]
+    + targets.map { name in
+      .executableTarget(
+        name: "fuzz-\(name)",
+        dependencies: ["FuzzDriver", .product(name: "ParleyFuzzing", package: "Parley")],
+        path: "Sources/\(name)",
+        swiftSettings: [.unsafeFlags(["-parse-as-library"])]
+      )
+    },
   swiftLanguageModes: [.v6]
 )

@@ -11,15 +11,15 @@ import ParleyTwiML
 ///
 /// The fuzz executables (`Fuzz/`) call these; `swift test` replays the seed corpus and every kept
 /// crashing input through them.
-package enum FuzzTargets {
+public enum FuzzTargets {
   /// The targets, by name.
-  package static let all: [String: @Sendable ([UInt8]) -> Void] = [
+  public static let all: [String: @Sendable ([UInt8]) -> Void] = [
     "form": form, "cookie": cookie, "twiml": twiml, "http": http,
   ]
 
   /// Form decoding: whatever decodes re-encodes to the same parameters, and the webhook models
   /// either decode or refuse with a typed error.
-  package static func form(_ bytes: [UInt8]) {
+  public static func form(_ bytes: [UInt8]) {
     guard let parameters = try? FormParameters(decoding: bytes) else { return }
     let again = try? FormParameters(decoding: parameters.encoded)
     precondition(again == parameters, "form round trip changed the parameters")
@@ -41,7 +41,7 @@ package enum FuzzTargets {
 
   /// Cookie parsing: `Cookie` headers read, signed pointers verified, sealed state opened; a
   /// pointer that verifies must re-sign to the same value.
-  package static func cookie(_ bytes: [UInt8]) {
+  public static func cookie(_ bytes: [UInt8]) {
     let text = String(decoding: bytes, as: UTF8.self)
     var fields = HTTPFields()
     if let field = HTTPField.Name("Cookie").map({ HTTPField(name: $0, value: text) }) {
@@ -61,7 +61,7 @@ package enum FuzzTargets {
 
   /// The TwiML parser: a document that parses renders and parses back to the same tree, and
   /// converting it to TwiML values either works or fails with a typed error.
-  package static func twiml(_ bytes: [UInt8]) {
+  public static func twiml(_ bytes: [UInt8]) {
     guard let root = try? TwiMLXMLParser().parse(bytes) else { return }
     let rendered = XMLRenderer.document(root)
     guard let again = try? TwiMLXMLParser().parse(rendered) else {
@@ -110,7 +110,7 @@ package enum FuzzTargets {
 
   /// The HTTP pipeline: the server's own handlers on an `EmbeddedChannel`, fed the input in up to
   /// three pieces; every complete request is decoded the way the app decodes it.
-  package static func http(_ bytes: [UInt8]) {
+  public static func http(_ bytes: [UInt8]) {
     let channel = EmbeddedChannel()
     defer { _ = try? channel.finish() }
     do {

@@ -49,14 +49,16 @@ struct SlowClientTests {
     let (legitimateOK, peakRSS) = try await withThrowingTaskGroup(of: (Int, Int)?.self) { group in
       for _ in 0..<slowCount {
         group.addTask {
-          let start = clock.now
+          let started = Started()
           let got408 =
             (try? await RawConnection.open(port: port) { connection in
               try await connection.send("POST /sms HTTP/1.1\r\nHost: x\r\n")
+              // The deadline runs from the request's first byte.
+              started.mark(clock.now)
               let header = Array("Content-Type: application/x-www-form-urlencoded\r\n".utf8)
               var index = 0
               // Dribble until the server gives up on us (or 10 s, which would be a failure).
-              while clock.now - start < .seconds(10) {
+              while clock.now - (started.instant ?? clock.now) < .seconds(10) {
                 do {
                   try await connection.send([header[index % header.count]])
                 } catch {
@@ -69,7 +71,8 @@ struct SlowClientTests {
               let reply = try await connection.readResponse()
               return reply?.status == 408
             }) ?? false
-          stats.record(got408: got408, after: (clock.now - start).timeInterval)
+          stats.record(
+            got408: got408, after: (clock.now - (started.instant ?? clock.now)).timeInterval)
           return nil
         }
       }
@@ -112,6 +115,13 @@ struct SlowClientTests {
     )
     server.kill(signal: SIGTERM)
   }
+}
+
+/// When a slow connection sent its first byte.
+final class Started: Sendable {
+  private let value = Mutex<ContinuousClock.Instant?>(nil)
+  func mark(_ instant: ContinuousClock.Instant) { value.withLock { $0 = instant } }
+  var instant: ContinuousClock.Instant? { value.withLock { $0 } }
 }
 
 extension Duration {

@@ -141,20 +141,33 @@ struct OptOutTests {
     let records = try await store.optOutRecords(subscriber: alice, scopes: [scope])
     #expect(records.map(\.optedOut) == [true])
 
-    // The handler still runs, and tries to answer: no <Message> reaches the number.
+    // Nothing reaches the number, and by default the handler does not even run.
     let after = await client.send(
       "are you there?", from: alice, to: number, messagingServiceSid: service)
     #expect(noMessages(after))
-    #expect(handled.withLock { $0 } == 2)
+    #expect(handled.withLock { $0 } == 1)
     #expect(!after.body.contains("<Message"))
 
     let start = await client.send("START", from: alice, to: number, messagingServiceSid: service)
     #expect(noMessages(start))
-    // STOP ended the conversation's session (1 message before it); "are you there?" began a new one.
+    // STOP ended the conversation's session: the count starts again.
     #expect(
       await client.send("back", from: alice, to: number, messagingServiceSid: service).texts == [
-        "reply 2 to back"
+        "reply 1 to back"
       ])
+  }
+
+  @Test(arguments: StoreKind.allCases)
+  func afterStopAHandlerThatTriesToReplyProducesNoMessage(store kind: StoreKind) async throws {
+    let handled = Shared(0)
+    let client = optOutApp(
+      store: try kind.make(), configuration: OptOutConfiguration(handlesMessagesFromOptedOut: true),
+      handled: handled)
+    _ = await client.send("STOP", from: alice, to: number)
+    let reply = await client.send("are you there?", from: alice, to: number)
+    #expect(handled.withLock { $0 } == 1)  // it ran, and answered "reply 1 to are you there?"
+    #expect(noMessages(reply))
+    #expect(reply.body == #"<?xml version="1.0" encoding="UTF-8"?><Response/>"#)
   }
 
   @Test(arguments: StoreKind.allCases)

@@ -115,6 +115,11 @@ public struct OptOutMiddleware: MessagingMiddleware {
     case nil:
       break
     }
+    if optedOut && !configuration.handlesMessagesFromOptedOut {
+      // Nothing may be sent back, and a dialog must not move on unseen.
+      logger.info("message from an opted-out number not handled")
+      return .empty
+    }
     let reply = try await next(turn)
     return try await suppress(reply, for: message, senderOptedOut: optedOut, logger: logger)
   }
@@ -228,6 +233,9 @@ public struct OptOutConfiguration: Sendable {
   public var endsSessionOnStop: Bool
   /// Keep the message text in the audit trail.
   public var keepsBodies: Bool
+  /// Pass messages from opted-out numbers to the handler (their replies are still dropped). Off
+  /// by default, so that a dialog does not advance while nobody can see it.
+  public var handlesMessagesFromOptedOut: Bool
 
   /// Creates a configuration.
   public init(
@@ -235,7 +243,7 @@ public struct OptOutConfiguration: Sendable {
     startConfirmation: String? = nil, helpText: String? = nil,
     freeText: FreeTextPolicy = .flagForReview,
     revocationDetector: ConsentRevocationDetector = .init(), endsSessionOnStop: Bool = true,
-    keepsBodies: Bool = true
+    keepsBodies: Bool = true, handlesMessagesFromOptedOut: Bool = false
   ) {
     self.keywords = keywords
     self.stopConfirmation = stopConfirmation
@@ -245,5 +253,6 @@ public struct OptOutConfiguration: Sendable {
     self.revocationDetector = revocationDetector
     self.endsSessionOnStop = endsSessionOnStop
     self.keepsBodies = keepsBodies
+    self.handlesMessagesFromOptedOut = handlesMessagesFromOptedOut
   }
 }
