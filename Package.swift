@@ -14,6 +14,7 @@ let package = Package(
     .library(name: "Parley", targets: ["Parley"]),
     .library(name: "ParleyServer", targets: ["ParleyServer"]),
     .library(name: "ParleySQLite", targets: ["ParleySQLite"]),
+    .library(name: "ParleyPostgres", targets: ["ParleyPostgres"]),
     .library(name: "ParleyTesting", targets: ["ParleyTesting"]),
     .library(name: "ParleyFuzzing", targets: ["ParleyFuzzing"]),
     .executable(name: "Echo", targets: ["Echo"]),
@@ -29,6 +30,7 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
     .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
     .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+    .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
   ],
   targets: [
     .target(
@@ -80,6 +82,16 @@ let package = Package(
       swiftSettings: strict
     ),
     .target(
+      name: "ParleyPostgres",
+      dependencies: [
+        "Parley",
+        .product(name: "PostgresNIO", package: "postgres-nio"),
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "Logging", package: "swift-log"),
+      ],
+      swiftSettings: strict
+    ),
+    .target(
       name: "ParleyFuzzing",
       dependencies: [
         "Parley", "ParleyTwiML", "ParleyServer",
@@ -96,6 +108,10 @@ let package = Package(
       dependencies: [
         "Parley",
         "ParleyServer",
+        "ParleySQLite",
+        "ParleyPostgres",
+        .product(name: "PostgresNIO", package: "postgres-nio"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
       ],
@@ -158,6 +174,15 @@ let package = Package(
       path: "Samples/Echo/Server",
       swiftSettings: strict
     ),
+    .target(
+      name: "ParleyTestSupport",
+      dependencies: [
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOPosix", package: "swift-nio"),
+      ],
+      path: "Tests/Support",
+      swiftSettings: strict
+    ),
     .testTarget(
       name: "ParleyTwiMLTests",
       dependencies: ["ParleyTwiML"],
@@ -168,6 +193,15 @@ let package = Package(
       name: "ParleyTests",
       dependencies: ["Parley", "ParleyTwiML", "ParleyTesting", "EchoBot"],
       resources: [.copy("Fixtures")],
+      swiftSettings: strict
+    ),
+    .testTarget(
+      name: "ParleyPostgresTests",
+      dependencies: [
+        "Parley", "ParleyPostgres", "ParleyTesting", "ParleyTestSupport", "ParleyTwiML",
+        .product(name: "PostgresNIO", package: "postgres-nio"),
+        .product(name: "Logging", package: "swift-log"),
+      ],
       swiftSettings: strict
     ),
     .testTarget(
@@ -189,6 +223,7 @@ let package = Package(
       name: "ParleyServerTests",
       dependencies: [
         "ParleyServer", "Parley", "ParleyTesting", "ParleyTwiML", "EchoBot", "ParleySQLite",
+        "ParleyTestSupport",
         .product(name: "GRDB", package: "GRDB.swift"),
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),

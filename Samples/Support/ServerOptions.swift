@@ -2,7 +2,11 @@ public import ArgumentParser
 import Foundation
 public import Logging
 public import Parley
+import ParleyPostgres
+import ParleySQLite
 public import ParleyServer
+import PostgresNIO
+public import ServiceLifecycle
 
 /// The options every sample server takes: flags, or environment variables when a flag is not given.
 public struct ServerOptions: ParsableArguments {
@@ -85,6 +89,12 @@ public struct DatabaseOptions: ParsableArguments {
   @Option(help: "SQLite database file (env PARLEY_DATABASE).")
   public var database = Environment.string("PARLEY_DATABASE") ?? "parley.sqlite"
 
+  @Option(
+    help:
+      "PostgreSQL URL, for several instances: postgres://user:password@host/db (env PARLEY_POSTGRES_URL)."
+  )
+  public var postgresURL: String?
+
   public init() {}
 }
 
@@ -106,5 +116,46 @@ public struct SessionOptions: ParsableArguments {
       return SessionSecrets.random()
     }
     return try SessionSecrets(cookieSecret)
+  }
+}
+
+extension DatabaseOptions {
+  /// The store the sample runs on: PostgreSQL when `--postgres-url` (or `PARLEY_POSTGRES_URL`) is
+  /// given, SQLite otherwise, with the services it needs beside the server and what to do
+  /// before serving.
+  public func makeStore(logger: Logger) throws -> SampleStore {
+    if let url = postgresURL ?? Environment.string("PARLEY_POSTGRES_URL") {
+      let client = PostgresClient(configuration: try .parley(url: url), backgroundLogger: logger)
+      let store = PostgresConversationStore(client: client, logger: logger)
+      return SampleStore(store: store, services: [client], prepare: { try await store.prepare() })
+    }
+    return SampleStore(
+      store: try SQLiteConversationStore(path: database), services: [], prepare: {})
+  }
+}
+
+/// A sample's store and what it needs.
+public struct SampleStore: Sendable {
+  /// The store.
+  public let store: any ConversationStore
+  /// Services to run beside the server (the PostgreSQL client).
+  public let services: [any Service]
+  /// Runs before the server accepts requests (the PostgreSQL migrations).
+  public let prepare: @Sendable () async throws -> Void
+
+  /// The server, started once the store is prepared.
+  public func serving(_ server: ParleyServer) -> some Service {
+    AfterPreparation(prepare: prepare, service: server)
+  }
+}
+
+/// Runs `prepare`, then the service.
+struct AfterPreparation<Inner: Service>: Service {
+  let prepare: @Sendable () async throws -> Void
+  let service: Inner
+
+  func run() async throws {
+    try await prepare()
+    try await service.run()
   }
 }

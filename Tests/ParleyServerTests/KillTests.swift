@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import Parley
 import ParleySQLite
+import ParleyTestSupport
 import ParleyTwiML
 import Synchronization
 import Testing

@@ -1,68 +1,7 @@
 import Foundation
+import ParleyTestSupport
 import ParleyTwiML
 import Testing
-
-/// A sample executable started as a real process on a free loopback port.
-final class SampleProcess {
-  let process = Process()
-  let output = Pipe()
-  private(set) var port = 0
-
-  /// The directory holding the built products (next to the test bundle).
-  static var productsDirectory: URL {
-    let candidates = [
-      Bundle.main.bundleURL.deletingLastPathComponent(),
-      URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent(),
-      URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
-        "../../.build/debug"),
-    ]
-    return candidates.first {
-      FileManager.default.fileExists(atPath: $0.appendingPathComponent("Echo").path)
-    }
-      ?? candidates[2]
-  }
-
-  init(_ name: String, arguments: [String]) throws {
-    process.executableURL = Self.productsDirectory.appendingPathComponent(name)
-    process.arguments = ["--port", "0", "--host", "127.0.0.1", "--local-demo"] + arguments
-    process.standardOutput = output
-    process.standardError = output
-    try process.run()
-  }
-
-  /// Waits for the "listening" line and reads the port from it.
-  func waitUntilListening() throws {
-    var seen = ""
-    let handle = output.fileHandleForReading
-    let deadline = Date().addingTimeInterval(30)
-    while Date() < deadline {
-      let data = handle.availableData
-      if data.isEmpty { break }
-      seen += String(decoding: data, as: UTF8.self)
-      if let range = seen.range(of: #"127\.0\.0\.1:(\d+)"#, options: .regularExpression) {
-        port = Int(seen[range].split(separator: ":").last!)!
-        // Keep draining the output so a chatty process never blocks on a full pipe.
-        handle.readabilityHandler = { handle in _ = handle.availableData }
-        return
-      }
-    }
-    throw SampleError("no listening line; output: \(seen)")
-  }
-
-  func kill(signal: Int32) {
-    Foundation.kill(process.processIdentifier, signal)
-    process.waitUntilExit()
-  }
-
-  deinit {
-    if process.isRunning { kill(signal: SIGKILL) }
-  }
-}
-
-struct SampleError: Error, CustomStringConvertible {
-  let description: String
-  init(_ description: String) { self.description = description }
-}
 
 @Suite(.serialized, .timeLimit(.minutes(2)))
 struct SampleProcessTests {

@@ -2,6 +2,7 @@ import EchoBot
 import Logging
 import Parley
 import ParleyServer
+import ParleyTestSupport
 import ParleyTwiML
 import Synchronization
 import Testing

@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import NIOPosix
+import ParleyTestSupport
 import ParleyTwiML
 import Synchronization
 import Testing
@@ -108,7 +109,8 @@ struct SlowClientTests {
       "\(snapshot.closedEarly) slow connections were not answered 408")
     let times = snapshot.closeTimes.sorted()
     #expect((times.first ?? 0) >= 2.9)
-    #expect((times.last ?? 99) < 6)
+    // Generous: other suites load the machine too; without the deadline they would wait forever.
+    #expect((times.last ?? 99) < 8.5)
     #expect(peakRSS < rssBefore + 64 * 1024, "memory grew from \(rssBefore) KiB to \(peakRSS) KiB")
     print(
       "slow clients: \(slowCount) held, \(snapshot.timedOut) cut off with 408 after \(String(format: "%.2f", times.first ?? 0))–\(String(format: "%.2f", times.last ?? 0)) s; legitimate \(legitimateOK)/60 ok; RSS \(rssBefore) KiB before, \(peakRSS) KiB peak, \(rssAfter) KiB after"

@@ -18,16 +18,15 @@ struct CounterServer: AsyncParsableCommand {
 
   func run() async throws {
     let logger = server.makeLogger(label: "counter")
-    let store = try SQLiteConversationStore(path: state.database)
+    let backend = try state.makeStore(logger: logger)
     let app = CounterBot.application(
-      store: store, signature: try server.signaturePolicy(),
+      store: backend.store, signature: try server.signaturePolicy(),
       secrets: try session.secrets(logger: logger), logger: logger)
     let group = ServiceGroup(
-      services: [
-        ParleyServer(
-          application: app, configuration: server.serverConfiguration,
-          logger: logger),
-        ConversationSweeper(store: store, logger: logger),
+      services: backend.services + [
+        backend.serving(
+          ParleyServer(application: app, configuration: server.serverConfiguration, logger: logger)),
+        ConversationSweeper(store: backend.store, logger: logger),
       ],
       gracefulShutdownSignals: [.sigterm, .sigint],
       logger: logger)

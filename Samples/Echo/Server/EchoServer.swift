@@ -17,14 +17,16 @@ struct EchoServer: AsyncParsableCommand {
 
   func run() async throws {
     let logger = server.makeLogger(label: "echo")
-    let store = try SQLiteConversationStore(path: state.database)
+    let backend = try state.makeStore(logger: logger)
     let parley = ParleyServer(
       application: EchoBot.application(
-        store: store, signature: try server.signaturePolicy(), logger: logger),
+        store: backend.store, signature: try server.signaturePolicy(), logger: logger),
       configuration: server.serverConfiguration,
       logger: logger)
     let group = ServiceGroup(
-      services: [parley, ConversationSweeper(store: store, logger: logger)],
+      services: backend.services + [
+        backend.serving(parley), ConversationSweeper(store: backend.store, logger: logger),
+      ],
       gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
     try await group.run()
   }

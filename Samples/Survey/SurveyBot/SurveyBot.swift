@@ -12,6 +12,9 @@ public enum SurveyBot {
     let survey = DialogRunner(SurveyDialog()) { answers, turn in
       try await responses.save(answers, respondent: turn.message.from, at: clock.now.date)
     }
+    for issue in survey.engine.lint() {
+      logger.warning("survey dialog lint", metadata: ["parley.issue": "\(issue)"])
+    }
     return .conversational(
       store: store, signature: signature, secrets: secrets,
       state: DialogSession<SurveyAnswers>.self,

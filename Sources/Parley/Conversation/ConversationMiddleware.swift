@@ -28,7 +28,7 @@ public struct ConversationMiddleware: MessagingMiddleware {
     public init(
       keyStrategy: ConversationKey.Strategy = .fromTo,
       dedupeWindow: Duration = .seconds(24 * 3600),
-      maximumConflictRetries: Int = 3
+      maximumConflictRetries: Int = 10
     ) {
       self.keyStrategy = keyStrategy
       self.dedupeWindow = dedupeWindow
@@ -58,42 +58,62 @@ public struct ConversationMiddleware: MessagingMiddleware {
     let key = configuration.keyStrategy.key(for: turn.message)
     let messageSid = turn.message.messageSid
     return try await locks.withLock(key) {
-      var attempt = 0
+      var attempts = 0
       while true {
-        let now = clock.now
-        let snapshot = try await store.snapshot(
-          SnapshotRequest(
-            key: key, messageSid: messageSid, now: now, subscriber: turn.message.from,
-            scopes: OptOutScope.all(for: turn.message)))
-        if let replay = snapshot.replay {
-          turn.logger.info("retried MessageSid answered from its first reply")
-          return Reply(stored: replay)
-        }
-        let transaction = TurnTransaction(key: key, now: now, snapshot: snapshot)
-        var inner = turn
-        inner.values[TurnTransactionKey.self] = transaction
-        let reply = try await next(inner)
-        let committedAt = clock.now
-        var writes = TurnWrites(
-          key: key, now: committedAt, session: transaction.sessionWrite,
-          optOutEvents: transaction.optOutEvents)
-        if let messageSid {
-          writes.dedupe = DedupeRecord(
-            messageSid: messageSid, key: key, reply: reply.stored, createdAt: committedAt,
-            expiresAt: committedAt.advanced(by: configuration.dedupeWindow))
-        }
-        do {
-          if !writes.isEmpty { try await store.commit(writes) }
-          return reply
-        } catch let error as ConversationStoreError
-          where attempt < configuration.maximumConflictRetries
+        let attempt = attempts
+        if let reply = try await store.withTurn(
+          for: key,
+          { store in
+            try await runTurn(
+              turn, key: key, messageSid: messageSid, store: store, next: next, attempt: attempt)
+          })
         {
-          attempt += 1
-          turn.logger.notice(
-            "turn raced another instance; running it again",
-            metadata: ["parley.conflict": "\(error.code.rawValue)", "parley.attempt": "\(attempt)"])
+          return reply
         }
+        attempts += 1
+        // Another instance won the race: back off a little (jittered, growing) and run again.
+        try await Task.sleep(for: .milliseconds(Int.random(in: 1...5) * attempts))
       }
+    }
+  }
+
+  /// One attempt at a turn: nil when it lost a race and must run again.
+  private func runTurn(
+    _ turn: Turn, key: ConversationKey, messageSid: String?, store: any ConversationStore,
+    next: NextResponder, attempt: Int
+  ) async throws -> Reply? {
+    let now = clock.now
+    let snapshot = try await store.snapshot(
+      SnapshotRequest(
+        key: key, messageSid: messageSid, now: now, subscriber: turn.message.from,
+        scopes: OptOutScope.all(for: turn.message)))
+    if let replay = snapshot.replay {
+      turn.logger.info("retried MessageSid answered from its first reply")
+      return Reply(stored: replay)
+    }
+    let transaction = TurnTransaction(key: key, now: now, snapshot: snapshot)
+    var inner = turn
+    inner.values[TurnTransactionKey.self] = transaction
+    let reply = try await next(inner)
+    let committedAt = clock.now
+    var writes = TurnWrites(
+      key: key, now: committedAt, session: transaction.sessionWrite,
+      optOutEvents: transaction.optOutEvents)
+    if let messageSid {
+      writes.dedupe = DedupeRecord(
+        messageSid: messageSid, key: key, reply: reply.stored, createdAt: committedAt,
+        expiresAt: committedAt.advanced(by: configuration.dedupeWindow))
+    }
+    do {
+      if !writes.isEmpty { try await store.commit(writes) }
+      return reply
+    } catch let error as ConversationStoreError
+      where attempt < configuration.maximumConflictRetries
+    {
+      turn.logger.notice(
+        "turn raced another instance; running it again",
+        metadata: ["parley.conflict": "\(error.code.rawValue)", "parley.attempt": "\(attempt + 1)"])
+      return nil
     }
   }
 }

@@ -30,6 +30,13 @@ public protocol ConversationStore: OptOutStore {
 
   /// Deletes the session of `key`; returns whether there was one.
   func deleteSession(for key: ConversationKey) async throws -> Bool
+
+  /// Runs one turn of the conversation `key`, serialized with the same conversation's turns on
+  /// every instance sharing the store; `body` reads and commits through the store it is given.
+  /// The default runs `body` with this store (a single process serializes in memory).
+  func withTurn<T: Sendable>(
+    for key: ConversationKey, _ body: @Sendable (any ConversationStore) async throws -> T
+  ) async throws -> T
 }
 
 /// A stored conversation session.
@@ -244,6 +251,12 @@ public struct ConversationStoreError: Error, Sendable, Hashable, CustomStringCon
 }
 
 extension ConversationStore {
+  public func withTurn<T: Sendable>(
+    for key: ConversationKey, _ body: @Sendable (any ConversationStore) async throws -> T
+  ) async throws -> T {
+    try await body(self)
+  }
+
   /// Reads a snapshot without opt-out records.
   public func snapshot(for key: ConversationKey, messageSid: String?, now: WallInstant) async throws
     -> TurnSnapshot

@@ -1,0 +1,149 @@
+import Logging
+public import Parley
+import PostgresNIO
+
+extension PostgresConversationStore {
+  public func optOutRecords(subscriber: String, scopes: [OptOutScope]) async throws
+    -> [OptOutRecord]
+  {
+    guard !scopes.isEmpty else { return [] }
+    return try await client.withConnection { connection in
+      try await Self.optOutRecords(
+        subscriber: subscriber, scopes: scopes, connection: connection, logger: logger)
+    }
+  }
+
+  static func optOutRecords(
+    subscriber: String, scopes: [OptOutScope], connection: PostgresConnection, logger: Logger
+  ) async throws -> [OptOutRecord] {
+    let rows = try await connection.query(
+      """
+      SELECT scope, subscriber, opted_out, updated_at, event_sequence FROM parley_opt_out
+      WHERE subscriber = \(subscriber) AND scope = ANY(\(scopes.map(\.rawValue)))
+      """, logger: logger)
+    return try await records(rows)
+  }
+
+  static func records(_ rows: PostgresRowSequence) async throws -> [OptOutRecord] {
+    var records: [OptOutRecord] = []
+    for try await (scope, subscriber, optedOut, updated, sequence) in rows.decode(
+      (String, String, Bool, Int64, Int64).self)
+    {
+      guard let scope = OptOutScope(rawValue: scope) else { continue }
+      records.append(
+        OptOutRecord(
+          subscriber: subscriber, scope: scope, optedOut: optedOut,
+          updatedAt: WallInstant(millisecondsSince1970: updated), eventSequence: sequence))
+    }
+    return records
+  }
+
+  @discardableResult
+  public func recordOptOutEvents(_ events: [OptOutEventDraft], now: WallInstant) async throws
+    -> [OptOutEvent]
+  {
+    try await client.withTransaction(logger: logger) { connection in
+      try await Self.appendOptOutEvents(events, now: now, connection: connection, logger: logger)
+    }
+  }
+
+  /// Seals `drafts` after the head (locked for the transaction, so appends from every instance
+  /// form one chain), appends them, updates the records and the head.
+  static func appendOptOutEvents(
+    _ drafts: [OptOutEventDraft], now: WallInstant, connection: PostgresConnection, logger: Logger
+  ) async throws -> [OptOutEvent] {
+    var head = OptOutAuditChain.Head.empty
+    let rows = try await connection.query(
+      "SELECT sequence, hash FROM parley_opt_out_audit_head WHERE id = 1 FOR UPDATE", logger: logger
+    )
+    for try await (sequence, hash) in rows.decode((Int64, String).self) {
+      head = OptOutAuditChain.Head(sequence: sequence, hash: hash)
+    }
+    var ledger = OptOutLedger(head: head)
+    var sealed: [OptOutEvent] = []
+    for draft in drafts {
+      let event = ledger.append(draft, committedAt: now)
+      try await connection.query(
+        """
+        INSERT INTO parley_opt_out_event (sequence, subscriber, scope, action, source, keyword, body,
+          message_sid, account_sid, received_at, committed_at, previous_hash, hash)
+        VALUES (\(event.sequence), \(event.subscriber), \(event.scope.rawValue), \(event.action.rawValue),
+          \(event.source.rawValue), \(event.keyword), \(event.body), \(event.messageSid), \(event.accountSid),
+          \(event.receivedAt.millisecondsSince1970), \(event.committedAt.millisecondsSince1970),
+          \(event.previousHash), \(event.hash))
+        """, logger: logger)
+      if let record = OptOutLedger.record(after: event) {
+        try await connection.query(
+          """
+          INSERT INTO parley_opt_out (scope, subscriber, opted_out, updated_at, event_sequence)
+          VALUES (\(record.scope.rawValue), \(record.subscriber), \(record.optedOut),
+            \(record.updatedAt.millisecondsSince1970), \(record.eventSequence))
+          ON CONFLICT (scope, subscriber) DO UPDATE SET opted_out = excluded.opted_out,
+            updated_at = excluded.updated_at, event_sequence = excluded.event_sequence
+          """, logger: logger)
+      }
+      sealed.append(event)
+    }
+    try await connection.query(
+      "UPDATE parley_opt_out_audit_head SET sequence = \(ledger.head.sequence), hash = \(ledger.head.hash) WHERE id = 1",
+      logger: logger)
+    return sealed
+  }
+
+  public func optOutRecords(optedOutOnly: Bool, after cursor: OptOutRecord?, limit: Int)
+    async throws
+    -> [OptOutRecord]
+  {
+    let scope = cursor?.scope.rawValue ?? ""
+    let subscriber = cursor?.subscriber ?? ""
+    let rows = try await client.query(
+      """
+      SELECT scope, subscriber, opted_out, updated_at, event_sequence FROM parley_opt_out
+      WHERE (opted_out OR NOT \(optedOutOnly))
+        AND (scope COLLATE "C", subscriber COLLATE "C") > (\(scope), \(subscriber))
+      ORDER BY scope COLLATE "C", subscriber COLLATE "C" LIMIT \(Int64(limit))
+      """, logger: logger)
+    return try await Self.records(rows)
+  }
+
+  public func auditEvents(after sequence: Int64, limit: Int) async throws -> [OptOutEvent] {
+    let rows = try await client.query(
+      """
+      SELECT sequence, subscriber, scope, action, source, keyword, body, message_sid, account_sid,
+        received_at, committed_at, previous_hash, hash
+      FROM parley_opt_out_event WHERE sequence > \(sequence) ORDER BY sequence LIMIT \(Int64(limit))
+      """, logger: logger)
+    var events: [OptOutEvent] = []
+    for try await (
+      sequence, subscriber, scope, action, source, keyword, body, messageSid, accountSid, received,
+      committed,
+      previous, hash
+    ) in rows.decode(
+      (
+        Int64, String, String, String, String, String?, String?, String?, String?, Int64, Int64,
+        String, String
+      ).self)
+    {
+      guard let scope = OptOutScope(rawValue: scope), let action = OptOutAction(rawValue: action),
+        let source = OptOutSource(rawValue: source)
+      else { continue }
+      events.append(
+        OptOutEvent(
+          sequence: sequence, subscriber: subscriber, scope: scope, action: action, source: source,
+          keyword: keyword, body: body, messageSid: messageSid, accountSid: accountSid,
+          receivedAt: WallInstant(millisecondsSince1970: received),
+          committedAt: WallInstant(millisecondsSince1970: committed), previousHash: previous,
+          hash: hash))
+    }
+    return events
+  }
+
+  public func auditHead() async throws -> OptOutAuditChain.Head {
+    let rows = try await client.query(
+      "SELECT sequence, hash FROM parley_opt_out_audit_head WHERE id = 1", logger: logger)
+    for try await (sequence, hash) in rows.decode((Int64, String).self) {
+      return OptOutAuditChain.Head(sequence: sequence, hash: hash)
+    }
+    return .empty
+  }
+}

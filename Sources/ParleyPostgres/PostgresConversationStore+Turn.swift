@@ -1,0 +1,97 @@
+import Logging
+public import Parley
+import PostgresNIO
+import Synchronization
+
+extension PostgresConversationStore {
+  /// Runs one turn holding a PostgreSQL advisory lock on the conversation, on one leased
+  /// connection that the turn's reads and commit also use: the same conversation's turns on every
+  /// instance run one after the other, and a turn never waits for a second connection while
+  /// holding the lock.
+  public func withTurn<T: Sendable>(
+    for key: ConversationKey, _ body: @Sendable (any ConversationStore) async throws -> T
+  ) async throws -> T {
+    try await client.withConnection { connection in
+      let lockKey = key.rawValue
+      try await connection.query(
+        "SELECT pg_advisory_lock(hashtextextended(\(lockKey), 0))", logger: logger)
+      do {
+        let result = try await body(PostgresTurnStore(parent: self, connection: connection))
+        try await connection.query(
+          "SELECT pg_advisory_unlock(hashtextextended(\(lockKey), 0))", logger: logger)
+        return result
+      } catch {
+        // If the connection itself failed, the server released the lock with the session.
+        _ = try? await connection.query(
+          "SELECT pg_advisory_unlock(hashtextextended(\(lockKey), 0))", logger: logger)
+        throw error
+      }
+    }
+  }
+}
+
+/// Set once a turn holds its connection and lock: from then on the turn is not timed out.
+final class LockedFlag: Sendable {
+  private let value = Mutex(false)
+  func set() { value.withLock { $0 = true } }
+  var isSet: Bool { value.withLock { $0 } }
+}
+
+/// The store as one turn sees it: reads and the commit on the turn's own connection.
+struct PostgresTurnStore: ConversationStore {
+  let parent: PostgresConversationStore
+  let connection: PostgresConnection
+
+  func snapshot(_ request: SnapshotRequest) async throws -> TurnSnapshot {
+    try await PostgresConversationStore.snapshot(
+      request, connection: connection, logger: parent.logger)
+  }
+
+  func commit(_ writes: TurnWrites) async throws {
+    try await connection.withTransaction(logger: parent.logger) { connection in
+      try await PostgresConversationStore.apply(
+        writes, connection: connection, logger: parent.logger)
+    }
+  }
+
+  func sweep(now: WallInstant, limit: Int) async throws -> SweepResult {
+    try await parent.sweep(now: now, limit: limit)
+  }
+
+  func session(for key: ConversationKey) async throws -> SessionRecord? {
+    try await parent.session(for: key)
+  }
+
+  func sessions(after key: ConversationKey?, limit: Int) async throws -> [SessionRecord] {
+    try await parent.sessions(after: key, limit: limit)
+  }
+
+  func deleteSession(for key: ConversationKey) async throws -> Bool {
+    try await parent.deleteSession(for: key)
+  }
+
+  func optOutRecords(subscriber: String, scopes: [OptOutScope]) async throws -> [OptOutRecord] {
+    try await PostgresConversationStore.optOutRecords(
+      subscriber: subscriber, scopes: scopes, connection: connection, logger: parent.logger)
+  }
+
+  func recordOptOutEvents(_ events: [OptOutEventDraft], now: WallInstant) async throws
+    -> [OptOutEvent]
+  {
+    try await parent.recordOptOutEvents(events, now: now)
+  }
+
+  func optOutRecords(optedOutOnly: Bool, after cursor: OptOutRecord?, limit: Int) async throws
+    -> [OptOutRecord]
+  {
+    try await parent.optOutRecords(optedOutOnly: optedOutOnly, after: cursor, limit: limit)
+  }
+
+  func auditEvents(after sequence: Int64, limit: Int) async throws -> [OptOutEvent] {
+    try await parent.auditEvents(after: sequence, limit: limit)
+  }
+
+  func auditHead() async throws -> OptOutAuditChain.Head {
+    try await parent.auditHead()
+  }
+}

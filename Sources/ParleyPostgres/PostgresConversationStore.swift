@@ -1,0 +1,267 @@
+import Foundation
+public import Logging
+import NIOCore
+public import Parley
+public import PostgresNIO
+
+/// Parley's stores in PostgreSQL, for several instances behind a load balancer: sessions, the
+/// record of answered MessageSids, opt-outs and their audit trail, with the same semantics as
+/// the SQLite store (the same conformance suite runs on both).
+///
+/// Every turn commits in one transaction; a session write names the version it replaces, so two
+/// instances racing on one conversation cannot both win (the loser's turn runs again); a
+/// MessageSid's primary key makes it count once, whichever instance gets it; opt-outs are read
+/// at the start of every turn, so one recorded by any instance is honoured by all at once. Only
+/// bound parameters reach SQL.
+///
+/// Run the `PostgresClient` in the app's `ServiceGroup` (it is a `Service`), then call
+/// ``prepare(allowUnsafeDurability:)`` once before serving.
+public struct PostgresConversationStore: ConversationStore {
+  /// The client.
+  public let client: PostgresClient
+  /// Where queries log (at debug: SQL never carries a phone number in clear above that).
+  public let logger: Logger
+  /// How long a turn waits for a connection before failing (Twilio waits 15 s in all).
+  public let connectionWaitTimeout: Duration
+
+  /// Creates a store on a client.
+  public init(client: PostgresClient, logger: Logger, connectionWaitTimeout: Duration = .seconds(5))
+  {
+    self.client = client
+    self.logger = logger
+    self.connectionWaitTimeout = connectionWaitTimeout
+  }
+
+  /// Checks that the server commits durably and applies the migrations (safe when several
+  /// instances start at once: an advisory lock serializes them).
+  ///
+  /// - Throws: ``PostgresStoreError`` when the server runs with `fsync=off` or
+  ///   `synchronous_commit=off` and `allowUnsafeDurability` is false: an acknowledged opt-out
+  ///   could then be lost.
+  public func prepare(allowUnsafeDurability: Bool = false) async throws {
+    var settings: [String: String] = [:]
+    for name in ["fsync", "synchronous_commit"] {
+      let rows = try await client.query(PostgresQuery(unsafeSQL: "SHOW \(name)"), logger: logger)
+      for try await value in rows.decode(String.self) { settings[name] = value }
+    }
+    if settings["fsync"] == "off" || settings["synchronous_commit"] == "off", !allowUnsafeDurability
+    {
+      throw PostgresStoreError(
+        "the server runs with fsync=\(settings["fsync"] ?? "?") and synchronous_commit=\(settings["synchronous_commit"] ?? "?"): acknowledged writes could be lost; fix the server or pass allowUnsafeDurability"
+      )
+    }
+    try await PostgresMigrations.apply(client: client, logger: logger)
+  }
+
+  // MARK: Turns
+
+  public func snapshot(_ request: SnapshotRequest) async throws -> TurnSnapshot {
+    try await client.withConnection { connection in
+      try await Self.snapshot(request, connection: connection, logger: logger)
+    }
+  }
+
+  static func snapshot(_ request: SnapshotRequest, connection: PostgresConnection, logger: Logger)
+    async throws
+    -> TurnSnapshot
+  {
+    var snapshot = TurnSnapshot()
+    let key = request.key.rawValue
+    let sessions = try await connection.query(
+      """
+      SELECT session_id, generation, data, created_at, updated_at, expires_at
+      FROM parley_session WHERE conversation_key = \(key)
+      """, logger: logger)
+    for try await (id, generation, data, created, updated, expires) in sessions.decode(
+      (String, Int64, ByteBuffer, Int64, Int64, Int64).self)
+    {
+      snapshot.session = SessionRecord(
+        key: request.key, id: id, generation: generation, data: Array(data.readableBytesView),
+        createdAt: WallInstant(millisecondsSince1970: created),
+        updatedAt: WallInstant(millisecondsSince1970: updated),
+        expiresAt: WallInstant(millisecondsSince1970: expires))
+    }
+    if let sid = request.messageSid {
+      let now = request.now.millisecondsSince1970
+      let replies = try await connection.query(
+        """
+        SELECT content_type, body, header_fields FROM parley_processed_message
+        WHERE message_sid = \(sid) AND expires_at > \(now)
+        """, logger: logger)
+      for try await (contentType, body, fields) in replies.decode((String, String, String).self) {
+        snapshot.replay = StoredReply(
+          contentType: contentType, body: body, headerFields: Self.decodeFields(fields))
+      }
+    }
+    if let subscriber = request.subscriber, !request.scopes.isEmpty {
+      snapshot.optOuts = try await Self.optOutRecords(
+        subscriber: subscriber, scopes: request.scopes, connection: connection, logger: logger)
+    }
+    return snapshot
+  }
+
+  public func commit(_ writes: TurnWrites) async throws {
+    try await Self.unwrappingTransactionErrors {
+      try await client.withTransaction(logger: logger) { connection in
+        try await Self.apply(writes, connection: connection, logger: logger)
+      }
+    }
+  }
+
+  /// Rethrows a ``ConversationStoreError`` thrown inside a transaction as itself (PostgresNIO
+  /// wraps it), so a conflict is recognised and the turn runs again.
+  static func unwrappingTransactionErrors<T>(_ body: () async throws -> T) async throws -> T {
+    do {
+      return try await body()
+    } catch let error as PostgresTransactionError {
+      if let inner = error.closureError as? ConversationStoreError { throw inner }
+      throw error
+    }
+  }
+
+  static func apply(_ writes: TurnWrites, connection: PostgresConnection, logger: Logger)
+    async throws
+  {
+    if !writes.optOutEvents.isEmpty {
+      _ = try await appendOptOutEvents(
+        writes.optOutEvents, now: writes.now, connection: connection, logger: logger)
+    }
+    if let dedupe = writes.dedupe {
+      let now = writes.now.millisecondsSince1970
+      try await connection.query(
+        "DELETE FROM parley_processed_message WHERE message_sid = \(dedupe.messageSid) AND expires_at <= \(now)",
+        logger: logger)
+      let fields = encodeFields(dedupe.reply.headerFields)
+      let created = dedupe.createdAt.millisecondsSince1970
+      let expires = dedupe.expiresAt.millisecondsSince1970
+      let inserted = try await connection.query(
+        """
+        INSERT INTO parley_processed_message
+          (message_sid, conversation_key, content_type, body, header_fields, created_at, expires_at)
+        VALUES (\(dedupe.messageSid), \(dedupe.key.rawValue), \(dedupe.reply.contentType), \(dedupe.reply.body),
+          \(fields), \(created), \(expires))
+        ON CONFLICT (message_sid) DO NOTHING RETURNING 1
+        """, logger: logger
+      ).collect()
+      guard inserted.count == 1 else { throw ConversationStoreError(.duplicateMessage) }
+    }
+    let changed: Int
+    switch writes.session {
+    case nil:
+      return
+    case .save(let record, expected: nil):
+      changed = try await connection.query(
+        """
+        INSERT INTO parley_session
+          (conversation_key, session_id, generation, data, created_at, updated_at, expires_at)
+        VALUES (\(record.key.rawValue), \(record.id), \(record.generation), \(ByteBuffer(bytes: record.data)),
+          \(record.createdAt.millisecondsSince1970), \(record.updatedAt.millisecondsSince1970),
+          \(record.expiresAt.millisecondsSince1970))
+        ON CONFLICT (conversation_key) DO NOTHING RETURNING 1
+        """, logger: logger
+      ).collect().count
+    case .save(let record, expected: let expected?):
+      changed = try await connection.query(
+        """
+        UPDATE parley_session SET session_id = \(record.id), generation = \(record.generation),
+          data = \(ByteBuffer(bytes: record.data)), created_at = \(record.createdAt.millisecondsSince1970),
+          updated_at = \(record.updatedAt.millisecondsSince1970), expires_at = \(record.expiresAt.millisecondsSince1970)
+        WHERE conversation_key = \(record.key.rawValue) AND session_id = \(expected.id)
+          AND generation = \(expected.generation)
+        RETURNING 1
+        """, logger: logger
+      ).collect().count
+    case .touch(let key, let expected, let updatedAt, let expiresAt):
+      changed = try await connection.query(
+        """
+        UPDATE parley_session SET updated_at = \(updatedAt.millisecondsSince1970),
+          expires_at = \(expiresAt.millisecondsSince1970)
+        WHERE conversation_key = \(key.rawValue) AND session_id = \(expected.id) AND generation = \(expected.generation)
+        RETURNING 1
+        """, logger: logger
+      ).collect().count
+    case .delete(let key, let expected):
+      changed = try await connection.query(
+        """
+        DELETE FROM parley_session
+        WHERE conversation_key = \(key.rawValue) AND session_id = \(expected.id) AND generation = \(expected.generation)
+        RETURNING 1
+        """, logger: logger
+      ).collect().count
+    }
+    if changed != 1 { throw ConversationStoreError(.conflict, "session changed since it was read") }
+  }
+
+  public func sweep(now: WallInstant, limit: Int) async throws -> SweepResult {
+    let cutoff = now.millisecondsSince1970
+    let batch = Int64(limit)
+    return try await client.withTransaction(logger: logger) { connection in
+      let sessions = try await connection.query(
+        """
+        DELETE FROM parley_session WHERE conversation_key IN (
+          SELECT conversation_key FROM parley_session WHERE expires_at <= \(cutoff)
+          ORDER BY expires_at LIMIT \(batch) FOR UPDATE SKIP LOCKED)
+        RETURNING 1
+        """, logger: logger
+      ).collect().count
+      let dedupe = try await connection.query(
+        """
+        DELETE FROM parley_processed_message WHERE message_sid IN (
+          SELECT message_sid FROM parley_processed_message WHERE expires_at <= \(cutoff)
+          ORDER BY expires_at LIMIT \(batch) FOR UPDATE SKIP LOCKED)
+        RETURNING 1
+        """, logger: logger
+      ).collect().count
+      return SweepResult(sessions: sessions, dedupeRecords: dedupe)
+    }
+  }
+
+  public func session(for key: ConversationKey) async throws -> SessionRecord? {
+    try await snapshot(
+      SnapshotRequest(key: key, messageSid: nil, now: WallInstant(millisecondsSince1970: 0))
+    ).session
+  }
+
+  public func sessions(after key: ConversationKey?, limit: Int) async throws -> [SessionRecord] {
+    let after = key?.rawValue ?? ""
+    let rows = try await client.query(
+      """
+      SELECT conversation_key, session_id, generation, data, created_at, updated_at, expires_at
+      FROM parley_session WHERE conversation_key > \(after) ORDER BY conversation_key COLLATE "C" LIMIT \(Int64(limit))
+      """, logger: logger)
+    var records: [SessionRecord] = []
+    for try await (key, id, generation, data, created, updated, expires) in rows.decode(
+      (String, String, Int64, ByteBuffer, Int64, Int64, Int64).self)
+    {
+      records.append(
+        SessionRecord(
+          key: ConversationKey(rawValue: key), id: id, generation: generation,
+          data: Array(data.readableBytesView),
+          createdAt: WallInstant(millisecondsSince1970: created),
+          updatedAt: WallInstant(millisecondsSince1970: updated),
+          expiresAt: WallInstant(millisecondsSince1970: expires)))
+    }
+    return records
+  }
+
+  public func deleteSession(for key: ConversationKey) async throws -> Bool {
+    try await client.query(
+      "DELETE FROM parley_session WHERE conversation_key = \(key.rawValue) RETURNING 1",
+      logger: logger
+    ).collect().count == 1
+  }
+
+  static func encodeFields(_ fields: [[String]]) -> String {
+    (try? JSONEncoder().encode(fields)).map { String(decoding: $0, as: UTF8.self) } ?? "[]"
+  }
+
+  static func decodeFields(_ text: String) -> [[String]] {
+    (try? JSONDecoder().decode([[String]].self, from: Data(text.utf8))) ?? []
+  }
+}
+
+/// Why the PostgreSQL store refuses to run.
+public struct PostgresStoreError: Error, Sendable, CustomStringConvertible {
+  public let description: String
+  public init(_ description: String) { self.description = description }
+}
