@@ -161,6 +161,38 @@ struct ServerTests {
     }
   }
 
+  @Test func invalidUTF8InTheBodyOrTheHeadersIsRefusedAndTheServerKeepsServing() async throws {
+    try await withServer(app) { port, _ in
+      try await RawConnection.open(port: port) { connection in
+        // Raw bytes that are not UTF-8, and the same bytes percent-encoded.
+        for body: [UInt8] in [
+          Array("From=1&To=2&Body=".utf8) + [0xFF, 0xFE, 0xC0],
+          Array("From=1&To=2&Body=%FF%FE".utf8),
+        ] {
+          try await connection.send(
+            "POST /sms HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+              + "Content-Length: \(body.count)\r\n\r\n")
+          try await connection.send(body)
+          let reply = try #require(try await connection.readResponse())
+          #expect(reply.status == 400)
+          #expect(reply.body.contains("invalid UTF-8"))
+        }
+      }
+      try await RawConnection.open(port: port) { connection in
+        try await connection.send(
+          Array("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Bad: ".utf8) + [0xFF, 0xFE]
+            + Array("\r\n\r\n".utf8))
+        let reply = try await connection.readResponse()
+        #expect(reply?.status == 200 || reply?.status == 400)
+      }
+      let next = try await RawConnection.open(port: port) { connection in
+        try await connection.send(webhookRequest())
+        return try await connection.readResponse()
+      }
+      #expect(next?.status == 200)
+    }
+  }
+
   @Test func smugglingShapesAreRefused() async throws {
     try await withServer(app) { port, _ in
       for head in [
