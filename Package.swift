@@ -78,6 +78,7 @@ let package = Package(
         "Parley",
         "ParleyTwiML",
         .product(name: "HTTPTypes", package: "swift-http-types"),
+        .product(name: "Logging", package: "swift-log"),
       ],
       swiftSettings: strict
     ),
