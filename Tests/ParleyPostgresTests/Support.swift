@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Parley
 import ParleyPostgres
+import ParleyTestSupport
 import PostgresNIO
 import Testing
 
@@ -29,7 +30,7 @@ enum PostgresTestEnvironment {
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     process.arguments = ["psql", url, "-v", "ON_ERROR_STOP=1", "-q", "-c", sql]
     process.standardOutput = FileHandle.nullDevice
-    try process.run()
+    try SampleProcess.launch(process)
     process.waitUntilExit()
     guard process.terminationStatus == 0 else { throw PostgresStoreError("psql failed: \(sql)") }
   }
@@ -50,7 +51,7 @@ enum PostgresTestEnvironment {
     process.standardOutput = FileHandle.nullDevice
     process.standardError = FileHandle.nullDevice
     process.standardInput = FileHandle.nullDevice
-    try process.run()
+    try SampleProcess.launch(process)
     // pg_ctl start leaves the server running: wait for the server to answer, not for pg_ctl's exit.
     for _ in 0..<300 {
       if !process.isRunning { break }

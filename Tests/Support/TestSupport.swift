@@ -1,6 +1,7 @@
 public import Foundation
 import NIOCore
 import NIOPosix
+import Synchronization
 
 /// A raw HTTP response as read off the socket.
 public struct RawResponse: Sendable {
@@ -19,7 +20,7 @@ public final class RawConnection {
   private var inbound: NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator
   private let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
   private var buffer: [UInt8] = []
-  private(set) var closed = false
+  public private(set) var closed = false
 
   init(
     inbound: NIOAsyncChannelInboundStream<ByteBuffer>,
@@ -155,15 +156,23 @@ public final class SampleProcess {
   }
 
   public init(_ name: String, arguments: [String]) throws {
-    process.executableURL = Self.productsDirectory.appendingPathComponent(name)
-    process.arguments = ["--port", "0", "--host", "127.0.0.1", "--local-demo"] + arguments
+    // The store is chosen by the arguments, never by the test runner's own environment; `env -u`
+    // drops the variable (and then execs the sample, keeping the pid).
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments =
+      ["-u", "PARLEY_POSTGRES_URL", Self.productsDirectory.appendingPathComponent(name).path]
+      + ["--port", "0", "--host", "127.0.0.1", "--local-demo"] + arguments
     process.standardOutput = output
     process.standardError = output
-    // The store is chosen by the arguments, never by the test runner's own environment.
-    var environment = ProcessInfo.processInfo.environment
-    environment["PARLEY_POSTGRES_URL"] = nil
-    process.environment = environment
-    try process.run()
+    try Self.launch(process)
+  }
+
+  static let launches = Mutex(())
+
+  /// Starts `process`, one launch at a time: Foundation's Process.run is not safe to call from
+  /// several threads at once on Linux.
+  public static func launch(_ process: Process) throws {
+    try launches.withLock { _ in try process.run() }
   }
 
   /// Waits for the "listening" line and reads the port from it.
