@@ -211,7 +211,7 @@ let package = Package(
       swiftSettings: strict
     ),
     .testTarget(
-      name: "ParleySessionTests",
+      name: "ParleyConversationTests",
       dependencies: [
         "Parley", "ParleySQLite", "ParleyTesting", "SurveyBot",
         .product(name: "GRDB", package: "GRDB.swift"),

@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import NIOPosix
+import Parley
 import ParleyTestSupport
 import ParleyTwiML
 import Synchronization
@@ -124,11 +125,4 @@ final class Started: Sendable {
   private let value = Mutex<ContinuousClock.Instant?>(nil)
   func mark(_ instant: ContinuousClock.Instant) { value.withLock { $0 = instant } }
   var instant: ContinuousClock.Instant? { value.withLock { $0 } }
-}
-
-extension Duration {
-  var timeInterval: Double {
-    let (seconds, attoseconds) = components
-    return Double(seconds) + Double(attoseconds) / 1e18
-  }
 }

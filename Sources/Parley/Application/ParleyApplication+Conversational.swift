@@ -53,14 +53,11 @@ extension ParleyApplication {
     statusHandler: @escaping @Sendable (StatusCallback) async throws -> Void = { _ in },
     handler: @escaping @Sendable (Turn) async throws -> Reply
   ) -> ParleyApplication {
-    let chain =
-      standardChain(
-        store: store, signature: signature, optOut: optOut, clock: clock,
-        conversation: conversation, logger: logger)
-      + [SessionMiddleware(state, secrets: secrets, configuration: session)] + middleware
-    return ParleyApplication(
-      configuration: configuration, logger: logger, middleware: chain, statusHandler: statusHandler,
-      handler: handler)
+    conversational(
+      store: store, signature: signature, optOut: optOut, clock: clock, conversation: conversation,
+      configuration: configuration, logger: logger,
+      middleware: [SessionMiddleware(state, secrets: secrets, configuration: session)] + middleware,
+      statusHandler: statusHandler, handler: handler)
   }
 
   /// The standard pipeline for a bot without session state: ``SignatureMiddleware`` (unless

@@ -167,7 +167,7 @@ public struct SignatureMiddleware: MessagingMiddleware {
       return
     case .missingSignature:
       logger.warning("request without X-Twilio-Signature refused")
-      throw WebhookError(.unauthorized, "missing X-Twilio-Signature")
+      throw WebhookError(.missingSignature, "missing X-Twilio-Signature")
     case .invalid(let reason):
       logger.warning(
         "request with a bad signature refused", metadata: ["parley.reason": "\(reason)"])

@@ -13,7 +13,7 @@ public struct WebhookError: Error, Sendable, Hashable, CustomStringConvertible {
     case bodyTooLarge
     case notFound
     case methodNotAllowed
-    case unauthorized
+    case missingSignature
     case forbidden
   }
 
@@ -36,7 +36,7 @@ public struct WebhookError: Error, Sendable, Hashable, CustomStringConvertible {
     case .bodyTooLarge: .contentTooLarge
     case .notFound: .notFound
     case .methodNotAllowed: .methodNotAllowed
-    case .unauthorized: .badRequest
+    case .missingSignature: .badRequest
     case .forbidden: .forbidden
     }
   }
