@@ -7,7 +7,8 @@ extension PostgresConversationStore {
     -> [OptOutRecord]
   {
     guard !scopes.isEmpty else { return [] }
-    return try await client.withConnection { connection in
+    let logger = self.logger
+    return try await withLeasedConnection { connection in
       try await Self.optOutRecords(
         subscriber: subscriber, scopes: scopes, connection: connection, logger: logger)
     }
@@ -16,7 +17,7 @@ extension PostgresConversationStore {
   static func optOutRecords(
     subscriber: String, scopes: [OptOutScope], connection: PostgresConnection, logger: Logger
   ) async throws -> [OptOutRecord] {
-    let rows = try await connection.query(
+    let rows = try await connection.checkedQuery(
       """
       SELECT scope, subscriber, opted_out, updated_at, event_sequence FROM parley_opt_out
       WHERE subscriber = \(subscriber) AND scope = ANY(\(scopes.map(\.rawValue)))
@@ -42,7 +43,8 @@ extension PostgresConversationStore {
   public func recordOptOutEvents(_ events: [OptOutEventDraft], now: WallInstant) async throws
     -> [OptOutEvent]
   {
-    try await client.withTransaction(logger: logger) { connection in
+    let logger = self.logger
+    return try await withLeasedTransaction { connection in
       try await Self.appendOptOutEvents(events, now: now, connection: connection, logger: logger)
     }
   }
@@ -53,7 +55,7 @@ extension PostgresConversationStore {
     _ drafts: [OptOutEventDraft], now: WallInstant, connection: PostgresConnection, logger: Logger
   ) async throws -> [OptOutEvent] {
     var head = OptOutAuditChain.Head.empty
-    let rows = try await connection.query(
+    let rows = try await connection.checkedQuery(
       "SELECT sequence, hash FROM parley_opt_out_audit_head WHERE id = 1 FOR UPDATE", logger: logger
     )
     for try await (sequence, hash) in rows.decode((Int64, String).self) {
@@ -63,7 +65,7 @@ extension PostgresConversationStore {
     var sealed: [OptOutEvent] = []
     for draft in drafts {
       let event = ledger.append(draft, committedAt: now)
-      try await connection.query(
+      try await connection.checkedQuery(
         """
         INSERT INTO parley_opt_out_event (sequence, subscriber, scope, action, source, keyword, body,
           message_sid, account_sid, received_at, committed_at, previous_hash, hash)
@@ -73,7 +75,7 @@ extension PostgresConversationStore {
           \(event.previousHash), \(event.hash))
         """, logger: logger)
       if let record = OptOutLedger.record(after: event) {
-        try await connection.query(
+        try await connection.checkedQuery(
           """
           INSERT INTO parley_opt_out (scope, subscriber, opted_out, updated_at, event_sequence)
           VALUES (\(record.scope.rawValue), \(record.subscriber), \(record.optedOut),
@@ -84,7 +86,7 @@ extension PostgresConversationStore {
       }
       sealed.append(event)
     }
-    try await connection.query(
+    try await connection.checkedQuery(
       "UPDATE parley_opt_out_audit_head SET sequence = \(ledger.head.sequence), hash = \(ledger.head.hash) WHERE id = 1",
       logger: logger)
     return sealed
@@ -96,18 +98,31 @@ extension PostgresConversationStore {
   {
     let scope = cursor?.scope.rawValue ?? ""
     let subscriber = cursor?.subscriber ?? ""
-    let rows = try await client.query(
-      """
-      SELECT scope, subscriber, opted_out, updated_at, event_sequence FROM parley_opt_out
-      WHERE (opted_out OR NOT \(optedOutOnly))
-        AND (scope COLLATE "C", subscriber COLLATE "C") > (\(scope), \(subscriber))
-      ORDER BY scope COLLATE "C", subscriber COLLATE "C" LIMIT \(Int64(limit))
-      """, logger: logger)
-    return try await Self.records(rows)
+    let logger = self.logger
+    return try await withLeasedConnection { connection in
+      let rows = try await connection.checkedQuery(
+        """
+        SELECT scope, subscriber, opted_out, updated_at, event_sequence FROM parley_opt_out
+        WHERE (opted_out OR NOT \(optedOutOnly))
+          AND (scope COLLATE "C", subscriber COLLATE "C") > (\(scope), \(subscriber))
+        ORDER BY scope COLLATE "C", subscriber COLLATE "C" LIMIT \(Int64(limit))
+        """, logger: logger)
+      return try await Self.records(rows)
+    }
   }
 
   public func auditEvents(after sequence: Int64, limit: Int) async throws -> [OptOutEvent] {
-    let rows = try await client.query(
+    let logger = self.logger
+    return try await withLeasedConnection { connection in
+      try await Self.auditEvents(
+        after: sequence, limit: limit, connection: connection, logger: logger)
+    }
+  }
+
+  static func auditEvents(
+    after sequence: Int64, limit: Int, connection: PostgresConnection, logger: Logger
+  ) async throws -> [OptOutEvent] {
+    let rows = try await connection.checkedQuery(
       """
       SELECT sequence, subscriber, scope, action, source, keyword, body, message_sid, account_sid,
         received_at, committed_at, previous_hash, hash
@@ -139,11 +154,14 @@ extension PostgresConversationStore {
   }
 
   public func auditHead() async throws -> OptOutAuditChain.Head {
-    let rows = try await client.query(
-      "SELECT sequence, hash FROM parley_opt_out_audit_head WHERE id = 1", logger: logger)
-    for try await (sequence, hash) in rows.decode((Int64, String).self) {
-      return OptOutAuditChain.Head(sequence: sequence, hash: hash)
+    let logger = self.logger
+    return try await withLeasedConnection { connection in
+      let rows = try await connection.checkedQuery(
+        "SELECT sequence, hash FROM parley_opt_out_audit_head WHERE id = 1", logger: logger)
+      for try await (sequence, hash) in rows.decode((Int64, String).self) {
+        return OptOutAuditChain.Head(sequence: sequence, hash: hash)
+      }
+      return .empty
     }
-    return .empty
   }
 }

@@ -1,7 +1,6 @@
 import Logging
 public import Parley
 import PostgresNIO
-import Synchronization
 
 extension PostgresConversationStore {
   /// Runs one turn holding a PostgreSQL advisory lock on the conversation, on one leased
@@ -11,30 +10,24 @@ extension PostgresConversationStore {
   public func withTurn<T: Sendable>(
     for key: ConversationKey, _ body: @Sendable (any ConversationStore) async throws -> T
   ) async throws -> T {
-    try await client.withConnection { connection in
+    let logger = self.logger
+    return try await withLeasedConnection { connection in
       let lockKey = key.rawValue
-      try await connection.query(
+      try await connection.checkedQuery(
         "SELECT pg_advisory_lock(hashtextextended(\(lockKey), 0))", logger: logger)
       do {
         let result = try await body(PostgresTurnStore(parent: self, connection: connection))
-        try await connection.query(
+        try await connection.checkedQuery(
           "SELECT pg_advisory_unlock(hashtextextended(\(lockKey), 0))", logger: logger)
         return result
       } catch {
         // If the connection itself failed, the server released the lock with the session.
-        _ = try? await connection.query(
+        _ = try? await connection.checkedQuery(
           "SELECT pg_advisory_unlock(hashtextextended(\(lockKey), 0))", logger: logger)
         throw error
       }
     }
   }
-}
-
-/// Set once a turn holds its connection and lock: from then on the turn is not timed out.
-final class LockedFlag: Sendable {
-  private let value = Mutex(false)
-  func set() { value.withLock { $0 = true } }
-  var isSet: Bool { value.withLock { $0 } }
 }
 
 /// The store as one turn sees it: reads and the commit on the turn's own connection.
@@ -48,9 +41,9 @@ struct PostgresTurnStore: ConversationStore {
   }
 
   func commit(_ writes: TurnWrites) async throws {
-    try await connection.withTransaction(logger: parent.logger) { connection in
-      try await PostgresConversationStore.apply(
-        writes, connection: connection, logger: parent.logger)
+    let logger = parent.logger
+    try await PostgresConversationStore.transaction(on: connection, logger: logger) { connection in
+      try await PostgresConversationStore.apply(writes, connection: connection, logger: logger)
     }
   }
 

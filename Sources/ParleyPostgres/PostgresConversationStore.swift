@@ -56,7 +56,8 @@ public struct PostgresConversationStore: ConversationStore {
   // MARK: Turns
 
   public func snapshot(_ request: SnapshotRequest) async throws -> TurnSnapshot {
-    try await client.withConnection { connection in
+    let logger = self.logger
+    return try await withLeasedConnection { connection in
       try await Self.snapshot(request, connection: connection, logger: logger)
     }
   }
@@ -67,7 +68,7 @@ public struct PostgresConversationStore: ConversationStore {
   {
     var snapshot = TurnSnapshot()
     let key = request.key.rawValue
-    let sessions = try await connection.query(
+    let sessions = try await connection.checkedQuery(
       """
       SELECT session_id, generation, data, created_at, updated_at, expires_at
       FROM parley_session WHERE conversation_key = \(key)
@@ -83,7 +84,7 @@ public struct PostgresConversationStore: ConversationStore {
     }
     if let sid = request.messageSid {
       let now = request.now.millisecondsSince1970
-      let replies = try await connection.query(
+      let replies = try await connection.checkedQuery(
         """
         SELECT content_type, body, header_fields FROM parley_processed_message
         WHERE message_sid = \(sid) AND expires_at > \(now)
@@ -101,21 +102,9 @@ public struct PostgresConversationStore: ConversationStore {
   }
 
   public func commit(_ writes: TurnWrites) async throws {
-    try await Self.unwrappingTransactionErrors {
-      try await client.withTransaction(logger: logger) { connection in
-        try await Self.apply(writes, connection: connection, logger: logger)
-      }
-    }
-  }
-
-  /// Rethrows a ``ConversationStoreError`` thrown inside a transaction as itself (PostgresNIO
-  /// wraps it), so a conflict is recognised and the turn runs again.
-  static func unwrappingTransactionErrors<T>(_ body: () async throws -> T) async throws -> T {
-    do {
-      return try await body()
-    } catch let error as PostgresTransactionError {
-      if let inner = error.closureError as? ConversationStoreError { throw inner }
-      throw error
+    let logger = self.logger
+    try await withLeasedTransaction { connection in
+      try await Self.apply(writes, connection: connection, logger: logger)
     }
   }
 
@@ -128,13 +117,13 @@ public struct PostgresConversationStore: ConversationStore {
     }
     if let dedupe = writes.dedupe {
       let now = writes.now.millisecondsSince1970
-      try await connection.query(
+      try await connection.checkedQuery(
         "DELETE FROM parley_processed_message WHERE message_sid = \(dedupe.messageSid) AND expires_at <= \(now)",
         logger: logger)
       let fields = encodeFields(dedupe.reply.headerFields)
       let created = dedupe.createdAt.millisecondsSince1970
       let expires = dedupe.expiresAt.millisecondsSince1970
-      let inserted = try await connection.query(
+      let inserted = try await connection.checkedQuery(
         """
         INSERT INTO parley_processed_message
           (message_sid, conversation_key, content_type, body, header_fields, created_at, expires_at)
@@ -150,7 +139,7 @@ public struct PostgresConversationStore: ConversationStore {
     case nil:
       return
     case .save(let record, expected: nil):
-      changed = try await connection.query(
+      changed = try await connection.checkedQuery(
         """
         INSERT INTO parley_session
           (conversation_key, session_id, generation, data, created_at, updated_at, expires_at)
@@ -161,7 +150,7 @@ public struct PostgresConversationStore: ConversationStore {
         """, logger: logger
       ).collect().count
     case .save(let record, expected: let expected?):
-      changed = try await connection.query(
+      changed = try await connection.checkedQuery(
         """
         UPDATE parley_session SET session_id = \(record.id), generation = \(record.generation),
           data = \(ByteBuffer(bytes: record.data)), created_at = \(record.createdAt.millisecondsSince1970),
@@ -172,7 +161,7 @@ public struct PostgresConversationStore: ConversationStore {
         """, logger: logger
       ).collect().count
     case .touch(let key, let expected, let updatedAt, let expiresAt):
-      changed = try await connection.query(
+      changed = try await connection.checkedQuery(
         """
         UPDATE parley_session SET updated_at = \(updatedAt.millisecondsSince1970),
           expires_at = \(expiresAt.millisecondsSince1970)
@@ -181,7 +170,7 @@ public struct PostgresConversationStore: ConversationStore {
         """, logger: logger
       ).collect().count
     case .delete(let key, let expected):
-      changed = try await connection.query(
+      changed = try await connection.checkedQuery(
         """
         DELETE FROM parley_session
         WHERE conversation_key = \(key.rawValue) AND session_id = \(expected.id) AND generation = \(expected.generation)
@@ -195,8 +184,9 @@ public struct PostgresConversationStore: ConversationStore {
   public func sweep(now: WallInstant, limit: Int) async throws -> SweepResult {
     let cutoff = now.millisecondsSince1970
     let batch = Int64(limit)
-    return try await client.withTransaction(logger: logger) { connection in
-      let sessions = try await connection.query(
+    let logger = self.logger
+    return try await withLeasedTransaction { connection in
+      let sessions = try await connection.checkedQuery(
         """
         DELETE FROM parley_session WHERE conversation_key IN (
           SELECT conversation_key FROM parley_session WHERE expires_at <= \(cutoff)
@@ -204,7 +194,7 @@ public struct PostgresConversationStore: ConversationStore {
         RETURNING 1
         """, logger: logger
       ).collect().count
-      let dedupe = try await connection.query(
+      let dedupe = try await connection.checkedQuery(
         """
         DELETE FROM parley_processed_message WHERE message_sid IN (
           SELECT message_sid FROM parley_processed_message WHERE expires_at <= \(cutoff)
@@ -224,31 +214,37 @@ public struct PostgresConversationStore: ConversationStore {
 
   public func sessions(after key: ConversationKey?, limit: Int) async throws -> [SessionRecord] {
     let after = key?.rawValue ?? ""
-    let rows = try await client.query(
-      """
-      SELECT conversation_key, session_id, generation, data, created_at, updated_at, expires_at
-      FROM parley_session WHERE conversation_key > \(after) ORDER BY conversation_key COLLATE "C" LIMIT \(Int64(limit))
-      """, logger: logger)
-    var records: [SessionRecord] = []
-    for try await (key, id, generation, data, created, updated, expires) in rows.decode(
-      (String, String, Int64, ByteBuffer, Int64, Int64, Int64).self)
-    {
-      records.append(
-        SessionRecord(
-          key: ConversationKey(rawValue: key), id: id, generation: generation,
-          data: Array(data.readableBytesView),
-          createdAt: WallInstant(millisecondsSince1970: created),
-          updatedAt: WallInstant(millisecondsSince1970: updated),
-          expiresAt: WallInstant(millisecondsSince1970: expires)))
+    let logger = self.logger
+    return try await withLeasedConnection { connection in
+      let rows = try await connection.checkedQuery(
+        """
+        SELECT conversation_key, session_id, generation, data, created_at, updated_at, expires_at
+        FROM parley_session WHERE conversation_key > \(after) ORDER BY conversation_key COLLATE "C" LIMIT \(Int64(limit))
+        """, logger: logger)
+      var records: [SessionRecord] = []
+      for try await (key, id, generation, data, created, updated, expires) in rows.decode(
+        (String, String, Int64, ByteBuffer, Int64, Int64, Int64).self)
+      {
+        records.append(
+          SessionRecord(
+            key: ConversationKey(rawValue: key), id: id, generation: generation,
+            data: Array(data.readableBytesView),
+            createdAt: WallInstant(millisecondsSince1970: created),
+            updatedAt: WallInstant(millisecondsSince1970: updated),
+            expiresAt: WallInstant(millisecondsSince1970: expires)))
+      }
+      return records
     }
-    return records
   }
 
   public func deleteSession(for key: ConversationKey) async throws -> Bool {
-    try await client.query(
-      "DELETE FROM parley_session WHERE conversation_key = \(key.rawValue) RETURNING 1",
-      logger: logger
-    ).collect().count == 1
+    let logger = self.logger
+    return try await withLeasedConnection { connection in
+      try await connection.checkedQuery(
+        "DELETE FROM parley_session WHERE conversation_key = \(key.rawValue) RETURNING 1",
+        logger: logger
+      ).collect().count == 1
+    }
   }
 
   static func encodeFields(_ fields: [[String]]) -> String {
@@ -264,4 +260,12 @@ public struct PostgresConversationStore: ConversationStore {
 public struct PostgresStoreError: Error, Sendable, CustomStringConvertible {
   public let description: String
   public init(_ description: String) { self.description = description }
+
+  /// No connection could be leased within `timeout` (the server is down or the pool exhausted).
+  static func connectionWait(_ timeout: Duration) -> Self {
+    Self("no connection to PostgreSQL within \(timeout)")
+  }
+
+  /// The connection closed under the turn (the server went away).
+  static let connectionClosed = Self("the connection to PostgreSQL closed")
 }

@@ -134,10 +134,7 @@ extension PostgresTests {
       b.kill(signal: SIGTERM)
     }
 
-    @Test(
-      .disabled(
-        "while the server is down a turn waits for a connection until it returns, instead of failing after connectionWaitTimeout: the pending lease does not end on cancellation; see the open issue"
-      ))
+    @Test
     func anImmediateStopOfPostgresMidLoadLosesNoAcknowledgedWrite() async throws {
       let url = try PostgresTestEnvironment.freshDatabase()
       let echo = try SampleProcess("Echo", arguments: ["--postgres-url", url])

@@ -95,7 +95,7 @@ public struct OptOutMiddleware: MessagingMiddleware {
       if configuration.endsSessionOnStop, let session = transaction.snapshot.session {
         transaction.sessionWrite = .delete(key: transaction.key, expected: session.version)
       }
-      logger.notice("opt-out recorded", metadata: ["parley.keyword": "\(keyword)"])
+      logger.notice("opt-out received", metadata: ["parley.keyword": "\(keyword)"])
       // The one confirmation the rules allow after STOP.
       return configuration.stopConfirmation.map(Reply.message) ?? .empty
     case .optIn(let keyword):
@@ -103,7 +103,7 @@ public struct OptOutMiddleware: MessagingMiddleware {
       var scopes = [scope]
       for other in optedOutScopes where !scopes.contains(other) { scopes.append(other) }
       for target in scopes { transaction.append(draft(.optIn, keyword, in: target)) }
-      logger.notice("opt-in recorded", metadata: ["parley.keyword": "\(keyword)"])
+      logger.notice("opt-in received", metadata: ["parley.keyword": "\(keyword)"])
       return configuration.startConfirmation.map(Reply.message) ?? .empty
     case .help(let keyword):
       transaction.append(draft(.help, keyword, in: scope))
