@@ -20,6 +20,9 @@ let package = Package(
     .executable(name: "Echo", targets: ["Echo"]),
     .executable(name: "Counter", targets: ["Counter"]),
     .executable(name: "Survey", targets: ["Survey"]),
+    .executable(name: "Chatbot", targets: ["Chatbot"]),
+    .executable(name: "Compliance", targets: ["Compliance"]),
+    .executable(name: "parley", targets: ["ParleyCommand"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -31,6 +34,7 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
     .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
     .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+    .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
   ],
   targets: [
     .target(
@@ -77,6 +81,9 @@ let package = Package(
       dependencies: [
         "Parley",
         "ParleyTwiML",
+        .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOHTTP1", package: "swift-nio"),
         .product(name: "HTTPTypes", package: "swift-http-types"),
         .product(name: "Logging", package: "swift-log"),
       ],
@@ -125,16 +132,6 @@ let package = Package(
       path: "Samples/Counter/CounterBot",
       swiftSettings: strict
     ),
-    .executableTarget(
-      name: "Counter",
-      dependencies: [
-        "CounterBot", "Parley", "ParleySQLite", "ParleyServer", "SampleSupport",
-        .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-      ],
-      path: "Samples/Counter/Server",
-      swiftSettings: strict
-    ),
     .target(
       name: "SurveyBot",
       dependencies: [
@@ -145,34 +142,67 @@ let package = Package(
       path: "Samples/Survey/SurveyBot",
       swiftSettings: strict
     ),
-    .executableTarget(
-      name: "Survey",
-      dependencies: [
-        "SurveyBot", "Parley", "ParleySQLite", "ParleyServer", "SampleSupport",
-        .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-      ],
-      path: "Samples/Survey/Server",
-      swiftSettings: strict
-    ),
     .target(
       name: "EchoBot",
       dependencies: ["Parley", "ParleyTwiML", .product(name: "Logging", package: "swift-log")],
       path: "Samples/Echo/EchoBot",
       swiftSettings: strict
     ),
-    .executableTarget(
-      name: "Echo",
+    .target(
+      name: "ChatbotBot",
+      dependencies: ["Parley", "ParleyTwiML", .product(name: "Logging", package: "swift-log")],
+      path: "Samples/Chatbot/ChatbotBot",
+      swiftSettings: strict
+    ),
+    .target(
+      name: "ComplianceStore",
       dependencies: [
-        "EchoBot",
-        "Parley",
-        "ParleySQLite",
-        "ParleyServer",
-        "SampleSupport",
+        "Parley", "ParleyTwiML",
+        .product(name: "Crypto", package: "swift-crypto"),
+        .product(name: "HTTPTypes", package: "swift-http-types"),
+        .product(name: "Logging", package: "swift-log"),
+      ],
+      path: "Samples/Compliance/ComplianceStore",
+      swiftSettings: strict
+    ),
+    // Every sample's command line, so `parley serve` runs the same code as each sample's executable.
+    .target(
+      name: "SampleServers",
+      dependencies: [
+        "EchoBot", "CounterBot", "SurveyBot", "ChatbotBot", "ComplianceStore",
+        "Parley", "ParleySQLite", "ParleyServer", "SampleSupport",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        .product(name: "Logging", package: "swift-log"),
       ],
-      path: "Samples/Echo/Server",
+      path: "Samples/Servers",
+      swiftSettings: strict
+    ),
+    .executableTarget(
+      name: "Echo", dependencies: ["SampleServers"], path: "Samples/Echo/Server",
+      swiftSettings: strict),
+    .executableTarget(
+      name: "Counter", dependencies: ["SampleServers"], path: "Samples/Counter/Server",
+      swiftSettings: strict),
+    .executableTarget(
+      name: "Survey", dependencies: ["SampleServers"], path: "Samples/Survey/Server",
+      swiftSettings: strict),
+    .executableTarget(
+      name: "Chatbot", dependencies: ["SampleServers"], path: "Samples/Chatbot/Server",
+      swiftSettings: strict),
+    .executableTarget(
+      name: "Compliance", dependencies: ["SampleServers"], path: "Samples/Compliance/Server",
+      swiftSettings: strict),
+    .executableTarget(
+      name: "ParleyCommand",
+      dependencies: [
+        "Parley", "ParleyTwiML", "ParleyTesting", "ParleySQLite", "ParleyPostgres",
+        "SampleSupport", "SampleServers", "SurveyBot",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        .product(name: "Logging", package: "swift-log"),
+      ],
+      path: "Tools/parley",
       swiftSettings: strict
     ),
     .target(

@@ -46,6 +46,10 @@ public struct ParleyApplication: Sendable {
   public let logger: Logger
   private let respondToTurn: NextResponder
   private let respondToStatus: NextStatusResponder
+  private var routes: [(path: String, responder: Responder)] = []
+
+  /// Answers an HTTP request on a route of the app's own (see ``routing(_:to:)``).
+  public typealias Responder = @Sendable (WebhookRequest) async throws -> WebhookResponse
 
   /// Creates an app from middleware (outermost first) and a handler.
   ///
@@ -78,6 +82,16 @@ public struct ParleyApplication: Sendable {
     self.respondToStatus = nextStatus
   }
 
+  /// The app with `responder` answering requests to `path` and below it (an API beside the
+  /// webhooks, such as the compliance sample's JSON API). The webhook, status and health paths
+  /// keep priority. A ``WebhookError`` thrown by the responder becomes its status; any other error
+  /// a logged 500.
+  public func routing(_ path: String, to responder: @escaping Responder) -> ParleyApplication {
+    var copy = self
+    copy.routes.append((path, responder))
+    return copy
+  }
+
   /// Answers one HTTP request. Never throws: every failure becomes a response.
   public func respond(to request: WebhookRequest) async -> WebhookResponse {
     let path = request.path
@@ -102,6 +116,12 @@ public struct ParleyApplication: Sendable {
         }
         return WebhookResponse(status: .ok, contentType: "text/plain; charset=utf-8", body: "ok\n")
       default:
+        for route in routes
+        where path == route.path
+          || path.hasPrefix(route.path.hasSuffix("/") ? route.path : route.path + "/")
+        {
+          return try await route.responder(request)
+        }
         throw WebhookError(.notFound, "no endpoint at this path")
       }
     } catch let error as WebhookError {

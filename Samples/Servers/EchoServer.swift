@@ -1,4 +1,4 @@
-import ArgumentParser
+public import ArgumentParser
 import EchoBot
 import Parley
 import ParleySQLite
@@ -7,15 +7,16 @@ import SampleSupport
 import ServiceLifecycle
 
 /// `swift run Echo`: the echo bot on http://127.0.0.1:8080/sms.
-@main
-struct EchoServer: AsyncParsableCommand {
-  static let configuration = CommandConfiguration(
-    commandName: "Echo", abstract: "Parley's echo bot: replies to every text with the same text.")
+public struct EchoServer: AsyncParsableCommand {
+  public static let configuration = CommandConfiguration(
+    commandName: "echo", abstract: "Parley's echo bot: replies to every text with the same text.")
 
   @OptionGroup var server: ServerOptions
   @OptionGroup var state: DatabaseOptions
 
-  func run() async throws {
+  public init() {}
+
+  public func run() async throws {
     let logger = server.makeLogger(label: "echo")
     let backend = try state.makeStore(logger: logger)
     let parley = ParleyServer(

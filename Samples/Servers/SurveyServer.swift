@@ -1,4 +1,4 @@
-import ArgumentParser
+public import ArgumentParser
 import Parley
 import ParleySQLite
 import ParleyServer
@@ -8,11 +8,12 @@ import SurveyBot
 
 /// `swift run Survey`: the survey bot on http://127.0.0.1:8080/sms; `swift run Survey export`
 /// prints the completed surveys as CSV.
-@main
-struct SurveyCommand: AsyncParsableCommand {
-  static let configuration = CommandConfiguration(
-    commandName: "Survey", abstract: "Parley's survey bot.",
+public struct SurveyCommand: AsyncParsableCommand {
+  public static let configuration = CommandConfiguration(
+    commandName: "survey", abstract: "Parley's survey bot.",
     subcommands: [Serve.self, Export.self], defaultSubcommand: Serve.self)
+
+  public init() {}
 
   struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Run the survey bot.")

@@ -1,0 +1,9 @@
+import SampleServers
+
+/// `swift run Echo`: see `EchoServer` in SampleServers (also `parley serve echo`).
+@main
+enum EchoMain {
+  static func main() async {
+    await EchoServer.main()
+  }
+}

@@ -1,0 +1,36 @@
+public import ArgumentParser
+import CounterBot
+import Parley
+import ParleySQLite
+import ParleyServer
+import SampleSupport
+import ServiceLifecycle
+
+/// `swift run Counter`: the counter bot on http://127.0.0.1:8080/sms, its sessions in SQLite.
+public struct CounterServer: AsyncParsableCommand {
+  public static let configuration = CommandConfiguration(
+    commandName: "counter", abstract: "Parley's counter bot: counts each conversation's messages.")
+
+  @OptionGroup var server: ServerOptions
+  @OptionGroup var state: DatabaseOptions
+  @OptionGroup var session: SessionOptions
+
+  public init() {}
+
+  public func run() async throws {
+    let logger = server.makeLogger(label: "counter")
+    let backend = try state.makeStore(logger: logger)
+    let app = CounterBot.application(
+      store: backend.store, signature: try server.signaturePolicy(),
+      secrets: try session.secrets(logger: logger), logger: logger)
+    let group = ServiceGroup(
+      services: backend.services + [
+        backend.serving(
+          ParleyServer(application: app, configuration: server.serverConfiguration, logger: logger)),
+        ConversationSweeper(store: backend.store, logger: logger),
+      ],
+      gracefulShutdownSignals: [.sigterm, .sigint],
+      logger: logger)
+    try await group.run()
+  }
+}
