@@ -253,8 +253,9 @@ let package = Package(
     .testTarget(
       name: "ParleyServerTests",
       dependencies: [
-        "ParleyServer", "Parley", "ParleyTesting", "ParleyTwiML", "EchoBot", "ParleySQLite",
-        "ParleyTestSupport",
+        "ParleyServer", "Parley", "ParleyTesting", "ParleyTwiML", "EchoBot", "CounterBot",
+        "ParleySQLite", "ParleyTestSupport",
+        .product(name: "HTTPTypes", package: "swift-http-types"),
         .product(name: "GRDB", package: "GRDB.swift"),
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),

@@ -138,6 +138,34 @@ public struct Transcript: Sendable {
   }
 }
 
+extension Transcript {
+  /// Plays the transcript over HTTP through `simulator`, as `from` texting `to`: against a real
+  /// process, end to end. The app's clock is its own, so `! wait` and `! restart` steps are
+  /// refused here (play those in process with a ``ManualClock``).
+  public func play(
+    on simulator: TwilioSimulator, from: String = "+16175550123", to: String = "+14155550199"
+  ) async throws {
+    for step in steps {
+      switch step {
+      case .send(let text, let expected, let line):
+        let exchange = await simulator.send(text, from: from, to: to)
+        if let error = exchange.error {
+          throw Failure(line: line, message: "\(error) for \"\(text)\"")
+        }
+        guard exchange.replies == expected else {
+          throw Failure(
+            line: line,
+            message:
+              "after \"\(text)\"\n  expected: \(expected.map(\.debugDescription))\n  actual:   \(exchange.replies.map(\.debugDescription))"
+          )
+        }
+      case .wait(_, let line), .restart(let line):
+        throw Failure(line: line, message: "waits and restarts need an in-process app")
+      }
+    }
+  }
+}
+
 /// Drives a dialog alone, without HTTP or a store: for unit tests of a flow.
 ///
 /// ```swift

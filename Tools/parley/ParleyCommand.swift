@@ -63,6 +63,9 @@ struct TwilioOptions: ParsableArguments {
   @Option(help: "Webhook method: POST or GET.")
   var method = "POST"
 
+  @Option(help: "Seconds to wait for a response, as Twilio does (15).")
+  var timeout = 15
+
   func simulatorConfiguration() throws -> TwilioSimulator.Configuration {
     guard method == "POST" || method == "GET" else {
       throw ValidationError("--method is POST or GET")
@@ -71,7 +74,8 @@ struct TwilioOptions: ParsableArguments {
     return TwilioSimulator.Configuration(
       webhookURL: url, webhookMethod: TwiMLMethod(rawValue: method),
       signing: token.map { .authToken($0) } ?? .none,
-      messagingServiceSid: messagingServiceSid, statusCallbackURL: statusCallback)
+      messagingServiceSid: messagingServiceSid, statusCallbackURL: statusCallback,
+      timeout: .seconds(timeout))
   }
 }
 
