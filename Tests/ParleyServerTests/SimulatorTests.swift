@@ -295,8 +295,12 @@ struct SimulatorTests {
   @Test func aReplyToANumberThatTextedStopFailsWith21610AndItsCallbackSaysSo() async throws {
     let callbacks = Mutex<[StatusCallback]>([])
     // An app that (wrongly) answers everything, opt-out handling off: Twilio itself refuses.
-    let app = ParleyApplication(statusHandler: { status in callbacks.withLock { $0.append(status) }
-      }) { turn in .message("you said \(turn.message.body)") }
+    let record: @Sendable (StatusCallback) async throws -> Void = { status in
+      callbacks.withLock { $0.append(status) }
+    }
+    let app = ParleyApplication(statusHandler: record) { turn in
+      .message("you said \(turn.message.body)")
+    }
     try await withServer(app) { port, _ in
       var configuration = Self.configuration(port, path: "/sms")
       configuration.statusCallbackURL = "http://127.0.0.1:\(port)/status"
