@@ -2,9 +2,7 @@ public import ArgumentParser
 import ChatbotBot
 import Parley
 import ParleySQLite
-import ParleyServer
 import SampleSupport
-import ServiceLifecycle
 
 /// `swift run Chatbot`: the chatbot with memory on http://127.0.0.1:8080/sms, its sessions in SQLite.
 public struct ChatbotServer: AsyncParsableCommand {
@@ -25,14 +23,6 @@ public struct ChatbotServer: AsyncParsableCommand {
     let app = ChatbotBot.application(
       store: backend.store, signature: try server.signaturePolicy(),
       secrets: try session.secrets(logger: logger), logger: logger)
-    let group = ServiceGroup(
-      services: backend.services + [
-        backend.serving(
-          ParleyServer(application: app, configuration: server.serverConfiguration, logger: logger)),
-        ConversationSweeper(store: backend.store, logger: logger),
-      ],
-      gracefulShutdownSignals: [.sigterm, .sigint],
-      logger: logger)
-    try await group.run()
+    try await backend.run(app, options: server, logger: logger)
   }
 }

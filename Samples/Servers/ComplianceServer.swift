@@ -1,9 +1,7 @@
 public import ArgumentParser
 import ComplianceStore
 import Parley
-import ParleyServer
 import SampleSupport
-import ServiceLifecycle
 
 /// `swift run Compliance`: the opt-out compliance store on http://127.0.0.1:8080: the webhook at
 /// `/sms` for every number and Messaging Service, the JSON API under `/v1`.
@@ -34,13 +32,6 @@ public struct ComplianceServer: AsyncParsableCommand {
     let app = ComplianceStore.application(
       store: backend.store, signature: try server.signaturePolicy(),
       apiToken: apiToken ?? Environment.string("PARLEY_API_TOKEN"), logger: logger)
-    let group = ServiceGroup(
-      services: backend.services + [
-        backend.serving(
-          ParleyServer(application: app, configuration: server.serverConfiguration, logger: logger)),
-        ConversationSweeper(store: backend.store, logger: logger),
-      ],
-      gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
-    try await group.run()
+    try await backend.run(app, options: server, logger: logger)
   }
 }

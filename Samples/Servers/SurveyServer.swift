@@ -1,9 +1,7 @@
 public import ArgumentParser
 import Parley
 import ParleySQLite
-import ParleyServer
 import SampleSupport
-import ServiceLifecycle
 import SurveyBot
 
 /// `swift run Survey`: the survey bot on http://127.0.0.1:8080/sms; `swift run Survey export`
@@ -31,13 +29,8 @@ public struct SurveyCommand: AsyncParsableCommand {
         secrets: try session.secrets(logger: logger),
         responses: try SurveyResponses(database: database),
         logger: logger)
-      let group = ServiceGroup(
-        services: [
-          ParleyServer(application: app, configuration: server.serverConfiguration, logger: logger),
-          ConversationSweeper(store: store, logger: logger),
-        ],
-        gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
-      try await group.run()
+      let backend = SampleStore(store: store)
+      try await backend.run(app, options: server, logger: logger)
     }
   }
 

@@ -143,9 +143,34 @@ public struct SampleStore: Sendable {
   /// Runs before the server accepts requests (the PostgreSQL migrations).
   public let prepare: @Sendable () async throws -> Void
 
+  /// A store with the services it needs and its preparation.
+  public init(
+    store: any ConversationStore, services: [any Service] = [],
+    prepare: @escaping @Sendable () async throws -> Void = {}
+  ) {
+    self.store = store
+    self.services = services
+    self.prepare = prepare
+  }
+
   /// The server, started once the store is prepared.
   public func serving(_ server: ParleyServer) -> some Service {
     AfterPreparation(prepare: prepare, service: server)
+  }
+
+  /// Serves `application` until SIGTERM or SIGINT: the store's services, the HTTP server once
+  /// the store is prepared, and the sweeper that deletes expired records, in one `ServiceGroup`.
+  public func run(_ application: ParleyApplication, options: ServerOptions, logger: Logger)
+    async throws
+  {
+    let server = ParleyServer(
+      application: application, configuration: options.serverConfiguration, logger: logger)
+    let group = ServiceGroup(
+      services: services + [
+        serving(server), ConversationSweeper(store: store, logger: logger),
+      ],
+      gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+    try await group.run()
   }
 }
 

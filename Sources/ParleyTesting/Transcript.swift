@@ -107,6 +107,18 @@ public struct Transcript: Sendable {
     return sawUnit && number == 0 ? .seconds(seconds) : nil
   }
 
+  /// Throws a failure naming both lists when the replies to `text` are not the expected ones.
+  static func check(_ actual: [String], expected: [String], after text: String, line: Int)
+    throws(Failure)
+  {
+    guard actual != expected else { return }
+    throw Failure(
+      line: line,
+      message:
+        "after \"\(text)\"\n  expected: \(expected.map(\.debugDescription))\n  actual:   \(actual.map(\.debugDescription))"
+    )
+  }
+
   /// Plays the transcript as `from` texting `to`, building the app with `makeClient` at the start
   /// and at every `! restart`, moving `clock` at every `! wait`.
   public func play(
@@ -122,13 +134,7 @@ public struct Transcript: Sendable {
           throw Failure(
             line: line, message: "status \(reply.status.code) for \"\(text)\": \(reply.body)")
         }
-        guard reply.texts == expected else {
-          throw Failure(
-            line: line,
-            message:
-              "after \"\(text)\"\n  expected: \(expected.map(\.debugDescription))\n  actual:   \(reply.texts.map(\.debugDescription))"
-          )
-        }
+        try Self.check(reply.texts, expected: expected, after: text, line: line)
       case .wait(let duration, _):
         clock.advance(by: duration)
       case .restart:
@@ -152,13 +158,7 @@ extension Transcript {
         if let error = exchange.error {
           throw Failure(line: line, message: "\(error) for \"\(text)\"")
         }
-        guard exchange.replies == expected else {
-          throw Failure(
-            line: line,
-            message:
-              "after \"\(text)\"\n  expected: \(expected.map(\.debugDescription))\n  actual:   \(exchange.replies.map(\.debugDescription))"
-          )
-        }
+        try Self.check(exchange.replies, expected: expected, after: text, line: line)
       case .wait(_, let line), .restart(let line):
         throw Failure(line: line, message: "waits and restarts need an in-process app")
       }

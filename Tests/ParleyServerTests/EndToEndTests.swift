@@ -153,25 +153,36 @@ struct EndToEndTests {
     }
   }
 
+  /// Runs the `parley` tool with `arguments`, writing `input` to its standard input; returns its
+  /// exit status and everything it printed.
+  static func parley(_ arguments: [String], input: String = "") throws -> (
+    status: Int32, output: String
+  ) {
+    let tool = Process()
+    tool.executableURL = SampleProcess.productsDirectory.appendingPathComponent("parley")
+    tool.arguments = arguments
+    let stdin = Pipe()
+    let output = Pipe()
+    tool.standardInput = stdin
+    tool.standardOutput = output
+    tool.standardError = output
+    try SampleProcess.launch(tool)
+    stdin.fileHandleForWriting.write(Data(input.utf8))
+    try stdin.fileHandleForWriting.close()
+    let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    tool.waitUntilExit()
+    return (tool.terminationStatus, text)
+  }
+
   @Test func parleyChatCarriesAConversation() async throws {
     let counter = try SampleProcess(
       "Counter", arguments: ["--database", try Self.database("chat")])
     try counter.waitUntilListening()
     defer { counter.kill(signal: SIGTERM) }
-    let chat = Process()
-    chat.executableURL = SampleProcess.productsDirectory.appendingPathComponent("parley")
-    chat.arguments = ["chat", "http://127.0.0.1:\(counter.port)/sms", "--from", Self.user]
-    let input = Pipe()
-    let output = Pipe()
-    chat.standardInput = input
-    chat.standardOutput = output
-    chat.standardError = output
-    try SampleProcess.launch(chat)
-    input.fileHandleForWriting.write(Data("hi\nhi\n/retry\nhi\n/quit\n".utf8))
-    try input.fileHandleForWriting.close()
-    let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    chat.waitUntilExit()
-    #expect(chat.terminationStatus == 0)
+    let (status, text) = try Self.parley(
+      ["chat", "http://127.0.0.1:\(counter.port)/sms", "--from", Self.user],
+      input: "hi\nhi\n/retry\nhi\n/quit\n")
+    #expect(status == 0)
     #expect(
       text.split(separator: "\n") == [
         "< Hello, thanks for the new message.",
@@ -182,16 +193,9 @@ struct EndToEndTests {
   }
 
   @Test func parleySendFailsWithOneLineAndANonZeroExit() async throws {
-    let send = Process()
-    send.executableURL = SampleProcess.productsDirectory.appendingPathComponent("parley")
-    send.arguments = ["send", "http://127.0.0.1:1/sms", "hi", "--timeout", "2"]
-    let output = Pipe()
-    send.standardOutput = output
-    send.standardError = output
-    try SampleProcess.launch(send)
-    let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    send.waitUntilExit()
-    #expect(send.terminationStatus != 0)
+    let (status, text) = try Self.parley(
+      ["send", "http://127.0.0.1:1/sms", "hi", "--timeout", "2"])
+    #expect(status != 0)
     #expect(text.split(separator: "\n").count == 1)
     #expect(text.contains("Twilio error 11205"))
   }

@@ -246,14 +246,7 @@ struct OptOuts: AsyncParsableCommand {
     func run() async throws {
       let format = self.format
       let text = try await withStore(database) { store in
-        var events: [OptOutEvent] = []
-        var after: Int64 = 0
-        while true {
-          let page = try await store.auditEvents(after: after, limit: 1000)
-          events += page
-          guard page.count == 1000, let last = page.last else { break }
-          after = last.sequence
-        }
+        let events = try await store.allAuditEvents()
         return format == "csv" ? OptOutExport.csv(events) : try OptOutExport.json(events) + "\n"
       }
       print(text, terminator: "")

@@ -158,14 +158,7 @@ struct ComplianceAPI: Sendable {
   }
 
   private func export(_ query: [String: String]) async throws -> WebhookResponse {
-    var events: [OptOutEvent] = []
-    var after: Int64 = 0
-    while true {
-      let page = try await store.auditEvents(after: after, limit: 1000)
-      events += page
-      guard page.count == 1000, let last = page.last else { break }
-      after = last.sequence
-    }
+    let events = try await store.allAuditEvents()
     switch query["format"] ?? "csv" {
     case "csv":
       return WebhookResponse(

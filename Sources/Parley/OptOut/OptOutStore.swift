@@ -40,18 +40,22 @@ extension OptOutStore {
     return try await !optOutRecords(subscriber: subscriber, scopes: scopes).contains { $0.optedOut }
   }
 
-  /// Reads the whole audit trail and checks its chain.
-  public func verifyAuditTrail(batchSize: Int = 1000) async throws -> OptOutAuditChain.Verdict {
-    let head = try await auditHead()
+  /// The whole audit trail, read in batches of `batchSize`, oldest first.
+  public func allAuditEvents(batchSize: Int = 1000) async throws -> [OptOutEvent] {
     var events: [OptOutEvent] = []
     var after: Int64 = 0
     while true {
       let batch = try await auditEvents(after: after, limit: batchSize)
       events += batch
-      guard let last = batch.last, batch.count == batchSize else { break }
+      guard let last = batch.last, batch.count == batchSize else { return events }
       after = last.sequence
     }
-    return OptOutAuditChain.verify(events, head: head)
+  }
+
+  /// Reads the whole audit trail and checks its chain.
+  public func verifyAuditTrail(batchSize: Int = 1000) async throws -> OptOutAuditChain.Verdict {
+    let head = try await auditHead()
+    return OptOutAuditChain.verify(try await allAuditEvents(batchSize: batchSize), head: head)
   }
 }
 

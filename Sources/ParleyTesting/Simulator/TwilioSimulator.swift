@@ -259,7 +259,7 @@ public final class TwilioSimulator: Sendable {
         for verb in verbs {
           switch verb {
           case .message(let message):
-            let sent = await send(message, replyingTo: exchange, base: response.url)
+            let sent = await deliverReply(message, replyingTo: exchange, base: response.url)
             exchange.messages.append(sent.message)
             exchange.requests += sent.callbacks
             if let action = message.action {
@@ -343,7 +343,9 @@ public final class TwilioSimulator: Sendable {
 
   /// Sends one `<Message>`: refused with 21610 when its recipient opted out; its status callbacks
   /// posted when a URL is known.
-  private func send(_ message: Message, replyingTo exchange: SimulatedExchange, base: URL)
+  private func deliverReply(
+    _ message: Message, replyingTo exchange: SimulatedExchange, base: URL
+  )
     async -> (message: SimulatedMessage, callbacks: [SimulatedRequest])
   {
     let from = message.from ?? exchange.to
@@ -411,9 +413,10 @@ public final class TwilioSimulator: Sendable {
         http.headers.add(
           name: "X-Twilio-Webhooks-Signature-Settings", value: "key=\(id),algorithm=HMAC_SHA256")
       }
-      if let pair, let requestURLValue = URL(string: requestURL) {
+      if let pair {
+        // The query of a GET does not matter to cookie paths: the URL without it will do.
         let now = clock.now
-        let cookie = state.withLock { $0.jars[pair]?.header(for: requestURLValue, now: now) }
+        let cookie = state.withLock { $0.jars[pair]?.header(for: url, now: now) }
         if let cookie {
           http.headers.add(name: "Cookie", value: cookie)
           request.cookie = cookie
@@ -427,7 +430,7 @@ public final class TwilioSimulator: Sendable {
       let bytes: ByteBuffer
       do {
         response = try await client.execute(
-          http, timeout: TimeAmount.nanoseconds(Int64(configuration.timeout.nanoseconds)))
+          http, timeout: TimeAmount(configuration.timeout))
         bytes = try await response.body.collect(upTo: TwiMLProblem.maximumDocumentSize)
       } catch let error as NIOTooManyBytesError {
         _ = error
@@ -494,11 +497,4 @@ public final class TwilioSimulator: Sendable {
   }
 
   static func pairKey(from: String, to: String) -> String { "\(from)|\(to)" }
-}
-
-extension Duration {
-  fileprivate var nanoseconds: Int64 {
-    let (seconds, attoseconds) = components
-    return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
-  }
 }
