@@ -1,4 +1,5 @@
 import Logging
+import NIOCore
 import Parley
 import PostgresNIO
 import Synchronization
@@ -84,16 +85,37 @@ extension PostgresConversationStore {
 }
 
 extension PostgresConnection {
-  /// Runs `query`, failing at once when the connection is already closed.
+  /// Runs `query` and collects its rows, failing at once when the connection has closed.
   ///
-  /// PostgresNIO 1.33 writes a query to its channel without a write promise: on a channel that
-  /// has closed (the server went away, `pg_ctl stop -m immediate`) the write is dropped and the
-  /// query waits forever. Checking first turns that into an error, so a turn ends with a 5xx
-  /// instead of hanging. Queries already sent when the connection closes fail on their own.
+  /// PostgresNIO 1.33 writes a query to its channel without a write promise: once a closed
+  /// channel has torn its pipeline down (the server went away, `pg_ctl stop -m immediate`) the
+  /// write is dropped and the query waits forever. Checking `isClosed` from another thread leaves a
+  /// window between the check and the write, which a loaded machine hits; here both happen in one
+  /// task on the connection's event loop, where the close also runs, so either the check sees the
+  /// channel closed or the query reaches the connection's state machine, which fails it if the
+  /// connection is closing. Turns then end with a 5xx instead of hanging.
   @discardableResult
-  func checkedQuery(_ query: PostgresQuery, logger: Logger) async throws -> PostgresRowSequence {
-    guard !isClosed else { throw PostgresStoreError.connectionClosed }
-    return try await self.query(query, logger: logger)
+  func checkedQuery(_ query: PostgresQuery, logger: Logger) async throws -> [PostgresRow] {
+    try await eventLoop.flatSubmit { () -> EventLoopFuture<[PostgresRow]> in
+      guard !self.isClosed else {
+        return self.eventLoop.makeFailedFuture(PostgresStoreError.connectionClosed)
+      }
+      return self.query(query, logger: logger).map(\.rows)
+    }.get()
+  }
+}
+
+extension Array where Element == PostgresRow {
+  /// Each row decoded as `columns`.
+  func decode<each Column: PostgresDecodable>(_ columns: (repeat each Column).Type) throws
+    -> [(repeat each Column)]
+  {
+    try map { try $0.decode(columns) }
+  }
+
+  /// Each row's first column decoded as `column`.
+  func decode<Column: PostgresDecodable>(_ column: Column.Type) throws -> [Column] {
+    try map { try $0.decode(column) }
   }
 }
 

@@ -22,12 +22,12 @@ extension PostgresConversationStore {
       SELECT scope, subscriber, opted_out, updated_at, event_sequence FROM parley_opt_out
       WHERE subscriber = \(subscriber) AND scope = ANY(\(scopes.map(\.rawValue)))
       """, logger: logger)
-    return try await records(rows)
+    return try records(rows)
   }
 
-  static func records(_ rows: PostgresRowSequence) async throws -> [OptOutRecord] {
+  static func records(_ rows: [PostgresRow]) throws -> [OptOutRecord] {
     var records: [OptOutRecord] = []
-    for try await (scope, subscriber, optedOut, updated, sequence) in rows.decode(
+    for (scope, subscriber, optedOut, updated, sequence) in try rows.decode(
       (String, String, Bool, Int64, Int64).self)
     {
       guard let scope = OptOutScope(rawValue: scope) else { continue }
@@ -58,7 +58,7 @@ extension PostgresConversationStore {
     let rows = try await connection.checkedQuery(
       "SELECT sequence, hash FROM parley_opt_out_audit_head WHERE id = 1 FOR UPDATE", logger: logger
     )
-    for try await (sequence, hash) in rows.decode((Int64, String).self) {
+    for (sequence, hash) in try rows.decode((Int64, String).self) {
       head = OptOutAuditChain.Head(sequence: sequence, hash: hash)
     }
     var ledger = OptOutLedger(head: head)
@@ -107,7 +107,7 @@ extension PostgresConversationStore {
           AND (scope COLLATE "C", subscriber COLLATE "C") > (\(scope), \(subscriber))
         ORDER BY scope COLLATE "C", subscriber COLLATE "C" LIMIT \(Int64(limit))
         """, logger: logger)
-      return try await Self.records(rows)
+      return try Self.records(rows)
     }
   }
 
@@ -129,11 +129,11 @@ extension PostgresConversationStore {
       FROM parley_opt_out_event WHERE sequence > \(sequence) ORDER BY sequence LIMIT \(Int64(limit))
       """, logger: logger)
     var events: [OptOutEvent] = []
-    for try await (
+    for (
       sequence, subscriber, scope, action, source, keyword, body, messageSid, accountSid, received,
       committed,
       previous, hash
-    ) in rows.decode(
+    ) in try rows.decode(
       (
         Int64, String, String, String, String, String?, String?, String?, String?, Int64, Int64,
         String, String
@@ -158,7 +158,7 @@ extension PostgresConversationStore {
     return try await withLeasedConnection { connection in
       let rows = try await connection.checkedQuery(
         "SELECT sequence, hash FROM parley_opt_out_audit_head WHERE id = 1", logger: logger)
-      for try await (sequence, hash) in rows.decode((Int64, String).self) {
+      for (sequence, hash) in try rows.decode((Int64, String).self) {
         return OptOutAuditChain.Head(sequence: sequence, hash: hash)
       }
       return .empty

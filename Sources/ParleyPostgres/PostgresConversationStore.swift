@@ -73,7 +73,7 @@ public struct PostgresConversationStore: ConversationStore {
       SELECT session_id, generation, data, created_at, updated_at, expires_at
       FROM parley_session WHERE conversation_key = \(key)
       """, logger: logger)
-    for try await (id, generation, data, created, updated, expires) in sessions.decode(
+    for (id, generation, data, created, updated, expires) in try sessions.decode(
       (String, Int64, ByteBuffer, Int64, Int64, Int64).self)
     {
       snapshot.session = SessionRecord(
@@ -89,7 +89,7 @@ public struct PostgresConversationStore: ConversationStore {
         SELECT content_type, body, header_fields FROM parley_processed_message
         WHERE message_sid = \(sid) AND expires_at > \(now)
         """, logger: logger)
-      for try await (contentType, body, fields) in replies.decode((String, String, String).self) {
+      for (contentType, body, fields) in try replies.decode((String, String, String).self) {
         snapshot.replay = StoredReply(
           contentType: contentType, body: body, headerFields: Self.decodeFields(fields))
       }
@@ -131,7 +131,7 @@ public struct PostgresConversationStore: ConversationStore {
           \(fields), \(created), \(expires))
         ON CONFLICT (message_sid) DO NOTHING RETURNING 1
         """, logger: logger
-      ).collect()
+      )
       guard inserted.count == 1 else { throw ConversationStoreError(.duplicateMessage) }
     }
     let changed: Int
@@ -148,7 +148,7 @@ public struct PostgresConversationStore: ConversationStore {
           \(record.expiresAt.millisecondsSince1970))
         ON CONFLICT (conversation_key) DO NOTHING RETURNING 1
         """, logger: logger
-      ).collect().count
+      ).count
     case .save(let record, expected: let expected?):
       changed = try await connection.checkedQuery(
         """
@@ -159,7 +159,7 @@ public struct PostgresConversationStore: ConversationStore {
           AND generation = \(expected.generation)
         RETURNING 1
         """, logger: logger
-      ).collect().count
+      ).count
     case .touch(let key, let expected, let updatedAt, let expiresAt):
       changed = try await connection.checkedQuery(
         """
@@ -168,7 +168,7 @@ public struct PostgresConversationStore: ConversationStore {
         WHERE conversation_key = \(key.rawValue) AND session_id = \(expected.id) AND generation = \(expected.generation)
         RETURNING 1
         """, logger: logger
-      ).collect().count
+      ).count
     case .delete(let key, let expected):
       changed = try await connection.checkedQuery(
         """
@@ -176,7 +176,7 @@ public struct PostgresConversationStore: ConversationStore {
         WHERE conversation_key = \(key.rawValue) AND session_id = \(expected.id) AND generation = \(expected.generation)
         RETURNING 1
         """, logger: logger
-      ).collect().count
+      ).count
     }
     if changed != 1 { throw ConversationStoreError(.conflict, "session changed since it was read") }
   }
@@ -193,7 +193,7 @@ public struct PostgresConversationStore: ConversationStore {
           ORDER BY expires_at LIMIT \(batch) FOR UPDATE SKIP LOCKED)
         RETURNING 1
         """, logger: logger
-      ).collect().count
+      ).count
       let dedupe = try await connection.checkedQuery(
         """
         DELETE FROM parley_processed_message WHERE message_sid IN (
@@ -201,7 +201,7 @@ public struct PostgresConversationStore: ConversationStore {
           ORDER BY expires_at LIMIT \(batch) FOR UPDATE SKIP LOCKED)
         RETURNING 1
         """, logger: logger
-      ).collect().count
+      ).count
       return SweepResult(sessions: sessions, dedupeRecords: dedupe)
     }
   }
@@ -222,7 +222,7 @@ public struct PostgresConversationStore: ConversationStore {
         FROM parley_session WHERE conversation_key > \(after) ORDER BY conversation_key COLLATE "C" LIMIT \(Int64(limit))
         """, logger: logger)
       var records: [SessionRecord] = []
-      for try await (key, id, generation, data, created, updated, expires) in rows.decode(
+      for (key, id, generation, data, created, updated, expires) in try rows.decode(
         (String, String, Int64, ByteBuffer, Int64, Int64, Int64).self)
       {
         records.append(
@@ -243,7 +243,7 @@ public struct PostgresConversationStore: ConversationStore {
       try await connection.checkedQuery(
         "DELETE FROM parley_session WHERE conversation_key = \(key.rawValue) RETURNING 1",
         logger: logger
-      ).collect().count == 1
+      ).count == 1
     }
   }
 
