@@ -245,7 +245,7 @@ public final class TwilioSimulator: Sendable {
     var documents = 0
     do {
       while true {
-        let response = try await fetch(
+        let documentURL = try await fetch(
           url, method: method, parameters: parameters, pair: pair, purpose: purpose,
           log: &exchange.requests)
         guard let request = exchange.requests.last, let status = request.status else {
@@ -259,11 +259,11 @@ public final class TwilioSimulator: Sendable {
         for verb in verbs {
           switch verb {
           case .message(let message):
-            let sent = await deliverReply(message, replyingTo: exchange, base: response.url)
+            let sent = await deliverReply(message, replyingTo: exchange, base: documentURL)
             exchange.messages.append(sent.message)
             exchange.requests += sent.callbacks
             if let action = message.action {
-              guard let target = URL(string: action, relativeTo: response.url)?.absoluteURL else {
+              guard let target = URL(string: action, relativeTo: documentURL)?.absoluteURL else {
                 throw TwilioError(.invalidURL, "action URL \(action) is not a URL")
               }
               next = (
@@ -271,7 +271,7 @@ public final class TwilioSimulator: Sendable {
               )
             }
           case .redirect(let redirect):
-            guard let target = URL(string: redirect.url, relativeTo: response.url)?.absoluteURL
+            guard let target = URL(string: redirect.url, relativeTo: documentURL)?.absoluteURL
             else {
               throw TwilioError(.invalidURL, "Redirect URL \(redirect.url) is not a URL")
             }
@@ -375,11 +375,12 @@ public final class TwilioSimulator: Sendable {
   // MARK: HTTP
 
   /// One request, following HTTP redirects; each hop signed for its own URL and carrying the
-  /// pair's cookies. Appends every request to `log`.
+  /// pair's cookies. Appends every request to `log` (the answer is the last) and returns the URL
+  /// that answered, against which relative URLs in its TwiML resolve.
   private func fetch(
     _ start: URL, method initialMethod: TwiMLMethod, parameters: FormParameters, pair: String?,
     purpose: SimulatedRequest.Purpose, log: inout [SimulatedRequest]
-  ) async throws(TwilioError) -> (url: URL, status: Int) {
+  ) async throws(TwilioError) -> URL {
     var url = start
     var method = initialMethod
     var purpose = purpose
@@ -452,7 +453,7 @@ public final class TwilioSimulator: Sendable {
         }
       }
       let code = Int(response.status.code)
-      guard [301, 302, 303, 307, 308].contains(code) else { return (url, code) }
+      guard [301, 302, 303, 307, 308].contains(code) else { return url }
       guard let location = response.headers.first(name: "Location"),
         let next = URL(string: location, relativeTo: url)?.absoluteURL
       else {
