@@ -14,13 +14,13 @@ extension SQLiteConversationStore {
     -> [OptOutRecord]
   {
     guard !scopes.isEmpty else { return [] }
-    return
-      try OptOutRow
-      .filter(
-        Column("subscriber") == subscriber && scopes.map(\.rawValue).contains(Column("scope"))
-      )
-      .fetchAll(db)
-      .compactMap(\.record)
+    // A cached statement per number of scopes (one or two in practice): every turn runs it.
+    let placeholders = Array(repeating: "?", count: scopes.count).joined(separator: ", ")
+    let statement = try db.cachedStatement(
+      sql: "SELECT * FROM parley_opt_out WHERE subscriber = ? AND scope IN (\(placeholders))")
+    return try OptOutRow.fetchAll(
+      statement, arguments: StatementArguments([subscriber] + scopes.map(\.rawValue))
+    ).compactMap(\.record)
   }
 
   @discardableResult
@@ -113,6 +113,15 @@ struct OptOutRow: Codable, FetchableRecord, TableRecord {
     case optedOut = "opted_out"
     case updatedAt = "updated_at"
     case eventSequence = "event_sequence"
+  }
+
+  /// Reads a row by column name, without going through `Decodable`.
+  init(row: Row) throws {
+    scope = row["scope"]
+    subscriber = row["subscriber"]
+    optedOut = row["opted_out"]
+    updatedAt = row["updated_at"]
+    eventSequence = row["event_sequence"]
   }
 
   var record: OptOutRecord? {

@@ -1,0 +1,121 @@
+import Foundation
+import GRDB
+import Parley
+import Testing
+
+@testable import ParleySQLite
+
+/// SQLite's group commit: turns committing together share a transaction, each keeps its outcome.
+struct GroupCommitTests {
+  let now = WallInstant(millisecondsSince1970: 1_700_000_000_000)
+
+  func record(_ key: String, generation: Int64 = 1, data: String = "{}") -> SessionRecord {
+    SessionRecord(
+      key: ConversationKey(rawValue: key), id: "session-\(key)", generation: generation,
+      data: Array(data.utf8), createdAt: now, updatedAt: now,
+      expiresAt: WallInstant(millisecondsSince1970: now.millisecondsSince1970 + 3_600_000))
+  }
+
+  func turn(_ key: String, sid: String, expected: SessionVersion? = nil, generation: Int64 = 1)
+    -> TurnWrites
+  {
+    TurnWrites(
+      key: ConversationKey(rawValue: key), now: now,
+      dedupe: DedupeRecord(
+        messageSid: sid, key: ConversationKey(rawValue: key),
+        reply: StoredReply(contentType: "text/xml", body: "<Response/>", headerFields: []),
+        createdAt: now,
+        expiresAt: WallInstant(millisecondsSince1970: now.millisecondsSince1970 + 3_600_000)),
+      session: .save(record(key, generation: generation), expected: expected))
+  }
+
+  @Test func eachTurnOfAGroupKeepsItsOwnOutcome() throws {
+    let database = try SQLiteDatabase(path: TemporaryDirectory.file("group.sqlite"))
+    let group = [
+      turn("a", sid: "SM-a"),
+      // Expects a session that is not there: a conflict, rolled back to its savepoint.
+      turn("b", sid: "SM-b", expected: SessionVersion(id: "session-b", generation: 7)),
+      turn("c", sid: "SM-c"),
+      // The MessageSid of the first turn again: a duplicate, rolled back alone.
+      turn("d", sid: "SM-a"),
+      // A second insert of the first turn's session: a conflict.
+      turn("a", sid: "SM-a2", generation: 2),
+    ]
+    let outcomes = database.pool.writeWithoutTransaction { db in
+      GroupCommitter.commit(group, durability: .full, in: db)
+    }
+    func code(_ outcome: Result<Void, any Error>) -> String {
+      switch outcome {
+      case .success: "committed"
+      case .failure(let error as ConversationStoreError): "\(error.code)"
+      case .failure(let error): "\(error)"
+      }
+    }
+    #expect(
+      outcomes.map(code) == ["committed", "conflict", "committed", "duplicateMessage", "conflict"])
+    let (keys, sids, generation) = try database.pool.read { db in
+      (
+        try String.fetchAll(db, sql: "SELECT conversation_key FROM parley_session ORDER BY 1"),
+        try String.fetchAll(db, sql: "SELECT message_sid FROM parley_processed_message ORDER BY 1"),
+        try Int.fetchOne(
+          db, sql: "SELECT generation FROM parley_session WHERE conversation_key = 'a'")
+      )
+    }
+    #expect(keys == ["a", "c"])
+    #expect(sids == ["SM-a", "SM-c"])
+    #expect(generation == 1)
+  }
+
+  @Test func aGroupWhoseTransactionFailsReportsEveryTurnFailed() throws {
+    let database = try SQLiteDatabase(path: TemporaryDirectory.file("failing.sqlite"))
+    // A transaction already open: the group's BEGIN fails, so no turn may say it committed.
+    let outcomes = try database.pool.writeWithoutTransaction { db in
+      try db.execute(sql: "BEGIN")
+      defer { try? db.execute(sql: "ROLLBACK") }
+      return GroupCommitter.commit(
+        [turn("a", sid: "SM-a"), turn("b", sid: "SM-b")], durability: .full, in: db)
+    }
+    #expect(outcomes.count == 2)
+    #expect(outcomes.allSatisfy { if case .failure = $0 { true } else { false } })
+    let sessions = try database.pool.read { db in
+      try Int.fetchOne(db, sql: "SELECT count(*) FROM parley_session")
+    }
+    #expect(sessions == 0)
+  }
+
+  @Test func turnsArrivingWhileTheWriterIsBusyShareOneTransaction() async throws {
+    let store = try SQLiteConversationStore(path: TemporaryDirectory.file("busy.sqlite"))
+    // Hold the writer, as an fsync in progress would, while 50 turns (and 10 conflicting second
+    // inserts of the same conversations) arrive.
+    let release = DispatchSemaphore(value: 0)
+    store.database.pool.asyncWriteWithoutTransaction { _ in release.wait() }
+    let outcomes = await withTaskGroup(of: Bool.self) { group in
+      for index in 0..<60 {
+        group.addTask {
+          do {
+            try await store.commit(
+              turn("key-\(index % 50)", sid: "SM-\(index)", generation: index < 50 ? 1 : 2))
+            return true
+          } catch {
+            return false
+          }
+        }
+      }
+      group.addTask {
+        try? await Task.sleep(for: .milliseconds(300))
+        release.signal()
+        return true
+      }
+      return await group.reduce(into: [Bool]()) { $0.append($1) }
+    }
+    // 50 conversations committed once each; the 10 second inserts lost (the timer task is the 61st).
+    #expect(outcomes.filter { $0 }.count == 51)
+    let statistics = store.commitStatistics
+    #expect(statistics.turns == 60)
+    #expect(statistics.transactions < 60)
+    #expect(statistics.largestGroup > 1)
+    let stored = try await store.sessions(after: nil, limit: 100)
+    #expect(stored.count == 50)
+    #expect(Set(stored.map(\.key.rawValue)) == Set((0..<50).map { "key-\($0)" }))
+  }
+}
