@@ -1,3 +1,4 @@
+import Foundation
 import HTTPTypes
 import Logging
 import ParleyTesting
@@ -85,5 +86,29 @@ struct CookieSessionTests {
       #expect(error.code == .stateTooLarge)
       #expect(error.description.contains("cookies hold at most 4096 bytes"))
     }
+  }
+}
+
+/// The hand-written base64url that signs session cookies agrees with Foundation's base64.
+struct Base64URLTests {
+  @Test func encodesAndDecodesAsFoundationDoes() {
+    var generator = SystemRandomNumberGenerator()
+    for length in 0..<70 {
+      let bytes = (0..<length).map { _ in UInt8.random(in: 0...255, using: &generator) }
+      let expected = Data(bytes).base64EncodedString()
+        .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+        .replacingOccurrences(of: "=", with: "")
+      let encoded = Base64URL.encode(bytes)
+      #expect(encoded == expected)
+      #expect(Base64URL.decode(encoded) == bytes)
+    }
+  }
+
+  @Test func refusesWhatIsNotBase64URL() {
+    #expect(Base64URL.decode("ab+c") == nil)  // standard base64's alphabet
+    #expect(Base64URL.decode("abc=") == nil)  // padding
+    #expect(Base64URL.decode("a") == nil)  // a lone sixth of a byte
+    #expect(Base64URL.decode("aQ") == [0x69])
+    #expect(Base64URL.decode("ab") == nil)  // bits left over that are not zero
   }
 }

@@ -172,9 +172,12 @@ public struct ParleyApplication: Sendable {
   private func respondToWebhook(_ request: WebhookRequest) async throws -> WebhookResponse {
     let message = try InboundMessage(parameters: try parameters(of: request))
     var logger = self.logger
-    logger[metadataKey: "parley.message_sid"] = message.messageSid.map { "\($0)" } ?? "-"
-    logger[metadataKey: "parley.from"] = "\(Redaction.phoneNumber(message.from))"
-    logger[metadataKey: "parley.to"] = "\(Redaction.phoneNumber(message.to))"
+    // One assignment: a handler such as StreamLogHandler re-renders its metadata on each change.
+    var metadata = logger.handler.metadata
+    metadata["parley.message_sid"] = "\(message.messageSid ?? "-")"
+    metadata["parley.from"] = "\(Redaction.phoneNumber(message.from))"
+    metadata["parley.to"] = "\(Redaction.phoneNumber(message.to))"
+    logger.handler.metadata = metadata
     let turn = Turn(message: message, request: request, logger: logger)
     do {
       let reply = try await respondToTurn(turn)

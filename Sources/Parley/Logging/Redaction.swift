@@ -15,11 +15,15 @@ public enum Redaction {
       prefix += "+"
       rest = rest.dropFirst()
     }
-    let characters = Array(rest)
-    guard characters.count > 4 else {
-      return prefix + String(repeating: "*", count: characters.count)
+    // Unicode scalars, not characters: every turn masks two numbers, and grapheme breaking
+    // showed in the benchmark's profile.
+    let scalars = Array(rest.unicodeScalars)
+    guard scalars.count > 4 else {
+      return prefix + String(repeating: "*", count: scalars.count)
     }
-    return prefix + String(characters[..<2]) + String(repeating: "*", count: characters.count - 4)
-      + String(characters[(characters.count - 2)...])
+    var masked = String.UnicodeScalarView(scalars[..<2])
+    masked.append(contentsOf: repeatElement("*", count: scalars.count - 4))
+    masked.append(contentsOf: scalars[(scalars.count - 2)...])
+    return prefix + String(masked)
   }
 }

@@ -95,22 +95,36 @@ public struct ConsentRevocationDetector: Sendable {
 
   /// The phrase found in `body`, if any (matched on word boundaries).
   public func phrase(in body: String) -> String? {
-    let words = body.lowercased()
-      .replacingCharacters(notIn: "abcdefghijklmnopqrstuvwxyz0123456789'")
-      .split(separator: " ")
-    let text = " " + words.joined(separator: " ") + " "
-    return phrases.first { text.contains(" \($0) ") }
+    // The body as lower-case words of [a-z0-9'] separated by single spaces, with a space at
+    // each end, in UTF-8: every message goes through this, so no Foundation string search.
+    var text: [UInt8] = [UInt8(ascii: " ")]
+    for scalar in body.lowercased().unicodeScalars {
+      let mapped: Unicode.Scalar = scalar == "’" ? "'" : scalar
+      if Self.isWordScalar(mapped) {
+        text.append(UInt8(mapped.value))
+      } else if text.last != UInt8(ascii: " ") {
+        text.append(UInt8(ascii: " "))
+      }
+    }
+    if text.last != UInt8(ascii: " ") { text.append(UInt8(ascii: " ")) }
+    return phrases.first { phrase in
+      Self.contains(text, Array(" \(phrase) ".utf8))
+    }
   }
-}
 
-extension String {
-  fileprivate func replacingCharacters(notIn allowed: String) -> String {
-    let set = Set(allowed.unicodeScalars)
-    return String(
-      String.UnicodeScalarView(
-        unicodeScalars.map { scalar in
-          let mapped: Unicode.Scalar = scalar == "’" ? "'" : scalar
-          return set.contains(mapped) ? mapped : " "
-        }))
+  private static func isWordScalar(_ scalar: Unicode.Scalar) -> Bool {
+    switch scalar {
+    case "a"..."z", "0"..."9", "'": true
+    default: false
+    }
+  }
+
+  private static func contains(_ text: [UInt8], _ needle: [UInt8]) -> Bool {
+    guard needle.count <= text.count else { return false }
+    for start in 0...(text.count - needle.count)
+    where text[start] == needle[0] && text[start..<(start + needle.count)].elementsEqual(needle) {
+      return true
+    }
+    return false
   }
 }

@@ -46,8 +46,8 @@ public struct OptOutMiddleware: MessagingMiddleware {
   }
 
   func classify(_ message: InboundMessage, optedOut: Bool) -> Classification? {
-    let word = OptOutKeywords.normalizedWord(message.body)
     if let type = message.optOutType {
+      let word = OptOutKeywords.normalizedWord(message.body)
       switch type {
       case .stop: return .optOut(keyword: word ?? type.rawValue)
       case .start: return .optIn(keyword: word ?? type.rawValue)

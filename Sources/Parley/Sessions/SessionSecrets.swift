@@ -85,19 +85,62 @@ public struct SessionError: Error, Sendable, Hashable, CustomStringConvertible {
 }
 
 enum Base64URL {
+  private static let alphabet = Array(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
+
+  /// Unpadded base64url (RFC 4648 §5), written directly: every turn signs a cookie with it.
   static func encode(_ bytes: some Sequence<UInt8>) -> String {
-    Data(bytes).base64EncodedString()
-      .replacingOccurrences(of: "+", with: "-")
-      .replacingOccurrences(of: "/", with: "_")
-      .replacingOccurrences(of: "=", with: "")
+    let input = Array(bytes)
+    var output: [UInt8] = []
+    output.reserveCapacity((input.count * 4 + 2) / 3)
+    var index = 0
+    while index + 3 <= input.count {
+      let chunk =
+        UInt32(input[index]) << 16 | UInt32(input[index + 1]) << 8 | UInt32(input[index + 2])
+      output += [18, 12, 6, 0].map { alphabet[Int((chunk >> $0) & 63)] }
+      index += 3
+    }
+    switch input.count - index {
+    case 1:
+      let chunk = UInt32(input[index]) << 16
+      output += [18, 12].map { alphabet[Int((chunk >> $0) & 63)] }
+    case 2:
+      let chunk = UInt32(input[index]) << 16 | UInt32(input[index + 1]) << 8
+      output += [18, 12, 6].map { alphabet[Int((chunk >> $0) & 63)] }
+    default:
+      break
+    }
+    return String(decoding: output, as: UTF8.self)
   }
 
+  /// The bytes of unpadded base64url text, or nil when it is not valid.
   static func decode(_ text: some StringProtocol) -> [UInt8]? {
-    guard text.utf8.allSatisfy({ isAlphabet($0) }) else { return nil }
-    var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(
-      of: "_", with: "/")
-    while base64.utf8.count % 4 != 0 { base64 += "=" }
-    return Data(base64Encoded: base64).map { Array($0) }
+    var output: [UInt8] = []
+    var chunk: UInt32 = 0
+    var bits = 0
+    for byte in text.utf8 {
+      guard let value = value(of: byte) else { return nil }
+      chunk = chunk << 6 | UInt32(value)
+      bits += 6
+      if bits >= 8 {
+        bits -= 8
+        output.append(UInt8((chunk >> UInt32(bits)) & 0xFF))
+      }
+    }
+    // A lone sixth bit-group cannot end valid base64; leftover bits must be zero.
+    guard bits < 6, chunk & ((1 << UInt32(bits)) - 1) == 0 else { return nil }
+    return output
+  }
+
+  private static func value(of byte: UInt8) -> UInt8? {
+    switch byte {
+    case UInt8(ascii: "A")...UInt8(ascii: "Z"): byte - UInt8(ascii: "A")
+    case UInt8(ascii: "a")...UInt8(ascii: "z"): byte - UInt8(ascii: "a") + 26
+    case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0") + 52
+    case UInt8(ascii: "-"): 62
+    case UInt8(ascii: "_"): 63
+    default: nil
+    }
   }
 
   static func isAlphabet(_ byte: UInt8) -> Bool {
