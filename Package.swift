@@ -182,16 +182,20 @@ let package = Package(
       name: "Echo", dependencies: ["SampleServers"], path: "Samples/Echo/Server",
       swiftSettings: strict),
     .executableTarget(
-      name: "Counter", dependencies: ["SampleServers"], path: "Samples/Counter/Server",
+      name: "Counter", dependencies: ["SampleServers"],
+      path: "Samples/Counter/Server",
       swiftSettings: strict),
     .executableTarget(
-      name: "Survey", dependencies: ["SampleServers"], path: "Samples/Survey/Server",
+      name: "Survey", dependencies: ["SampleServers"],
+      path: "Samples/Survey/Server",
       swiftSettings: strict),
     .executableTarget(
-      name: "Chatbot", dependencies: ["SampleServers"], path: "Samples/Chatbot/Server",
+      name: "Chatbot", dependencies: ["SampleServers"],
+      path: "Samples/Chatbot/Server",
       swiftSettings: strict),
     .executableTarget(
-      name: "Compliance", dependencies: ["SampleServers"], path: "Samples/Compliance/Server",
+      name: "Compliance", dependencies: ["SampleServers"],
+      path: "Samples/Compliance/Server",
       swiftSettings: strict),
     .executableTarget(
       name: "ParleyCommand",
@@ -203,6 +207,22 @@ let package = Package(
         .product(name: "Logging", package: "swift-log"),
       ],
       path: "Tools/parley",
+      swiftSettings: strict
+    ),
+    // `bash Benchmarks/run.sh`: the benchmark servers, the request generator and the runner.
+    .executableTarget(
+      name: "ParleyBench",
+      dependencies: [
+        "Parley", "ParleyServer", "ParleySQLite", "SurveyBot",
+        .product(name: "GRDB", package: "GRDB.swift"),
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOPosix", package: "swift-nio"),
+        .product(name: "NIOHTTP1", package: "swift-nio"),
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        .product(name: "Logging", package: "swift-log"),
+      ],
+      path: "Benchmarks/ParleyBench",
       swiftSettings: strict
     ),
     .target(

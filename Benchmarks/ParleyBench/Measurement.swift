@@ -1,0 +1,115 @@
+import Foundation
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// What one run of wrk against one server measured.
+struct RunFigures: Sendable {
+  var requestsPerSecond: Double
+  var p50: Double
+  var p99: Double
+  var max: Double
+  /// Cores the server used on average (CPU seconds / wall seconds).
+  var cores: Double
+  /// Peak resident memory of the server's processes, in MiB.
+  var peakMiB: Double
+  /// Socket errors and non-2xx answers.
+  var errors: Int
+  /// Times a wrk thread started its share of requests over (repeated MessageSids).
+  var wraps: Int
+}
+
+/// Reads what Linux knows about a server's processes (the process and its children).
+enum ProcessTree {
+  /// `pid` and every process descending from it.
+  static func members(of pid: Int32) -> [Int32] {
+    var parents: [Int32: [Int32]] = [:]
+    let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+    for entry in entries {
+      guard let child = Int32(entry), let stat = stat(of: child) else { continue }
+      parents[stat.parent, default: []].append(child)
+    }
+    var result = [pid]
+    var index = 0
+    while index < result.count {
+      result += parents[result[index]] ?? []
+      index += 1
+    }
+    return result
+  }
+
+  /// CPU seconds used by `pid` and its descendants so far.
+  static func cpuSeconds(of pid: Int32) -> Double {
+    let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
+    return members(of: pid).compactMap { stat(of: $0) }.reduce(0) { $0 + $1.cpuTicks } / ticks
+  }
+
+  /// The sum of the peak resident memory (`VmHWM`) of `pid` and its descendants, in MiB.
+  static func peakMiB(of pid: Int32) -> Double {
+    members(of: pid).reduce(0) { $0 + status(of: $1, field: "VmHWM:") } / 1024
+  }
+
+  /// The sum of the current resident memory (`VmRSS`) of `pid` and its descendants, in MiB.
+  static func residentMiB(of pid: Int32) -> Double {
+    members(of: pid).reduce(0) { $0 + status(of: $1, field: "VmRSS:") } / 1024
+  }
+
+  private static func stat(of pid: Int32) -> (parent: Int32, cpuTicks: Double)? {
+    guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+      let close = text.lastIndex(of: ")")
+    else { return nil }
+    // Fields after the command name: state ppid ... utime(14) stime(15), numbered from 1.
+    let fields = text[text.index(after: close)...].split(separator: " ")
+    guard fields.count > 13, let parent = Int32(fields[1]), let user = Double(fields[11]),
+      let system = Double(fields[12])
+    else { return nil }
+    return (parent, user + system)
+  }
+
+  private static func status(of pid: Int32, field: String) -> Double {
+    guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else {
+      return 0
+    }
+    for line in text.split(separator: "\n") where line.hasPrefix(field) {
+      return Double(line.dropFirst(field.count).split(whereSeparator: \.isWhitespace).first ?? "")
+        ?? 0
+    }
+    return 0
+  }
+}
+
+/// Waits until something accepts TCP connections on 127.0.0.1:`port`.
+func waitForPort(_ port: Int, timeout: Duration = .seconds(60)) throws {
+  let deadline = ContinuousClock.now + timeout
+  while ContinuousClock.now < deadline {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = in_port_t(UInt16(port).bigEndian)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    let connected = withUnsafePointer(to: &address) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+        connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+      }
+    }
+    close(fd)
+    if connected { return }
+    usleep(50_000)
+  }
+  throw BenchError("nothing listens on port \(port) after \(timeout)")
+}
+
+/// The median of `values` (the mean of the middle two for an even count).
+func median(_ values: [Double]) -> Double {
+  let sorted = values.sorted()
+  guard !sorted.isEmpty else { return .nan }
+  let middle = sorted.count / 2
+  return sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
+}
+
+/// A benchmark failure, said in one line.
+struct BenchError: Error, CustomStringConvertible {
+  var description: String
+  init(_ description: String) { self.description = description }
+}

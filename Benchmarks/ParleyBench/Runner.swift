@@ -1,0 +1,196 @@
+import Foundation
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// One server of the benchmark, as it is launched.
+struct BenchRow: Sendable {
+  /// The name printed in the table.
+  var name: String
+  /// The executable and its arguments.
+  var command: [String]
+  /// Extra environment.
+  var environment: [String: String] = [:]
+  /// Database files deleted before each run (a fresh store every run).
+  var freshFiles: [String] = []
+  /// A database copied into place before each run (the scale row's stored conversations).
+  var copy: (from: String, to: String)?
+}
+
+/// Runs rows back to back against wrk and prints their figures.
+struct Runner {
+  var rows: [BenchRow]
+  var port: Int
+  var duration: Int
+  var repeats: Int
+  var connections: Int
+  var threads: Int
+  var script: String
+  var requestsFile: String
+  var logDirectory: String
+
+  /// Runs every row `repeats` times, the rows in turn within each round (so that a slow minute of
+  /// the shared machine touches every row alike), and returns each row's runs.
+  func runAll() throws -> [[RunFigures]] {
+    var results = Array(repeating: [RunFigures](), count: rows.count)
+    for round in 1...repeats {
+      for (index, row) in rows.enumerated() {
+        let figures = try measure(row, log: "\(logDirectory)/row\(index + 1)-run\(round).log")
+        results[index].append(figures)
+        print(
+          "  round \(round), \(row.name): \(Int(figures.requestsPerSecond)) req/s, p99 \(format(figures.p99)) ms, errors \(figures.errors)"
+        )
+        fflush(nil)  // every stream: the progress shows while the runs go on
+      }
+    }
+    return results
+  }
+
+  /// Starts `row`'s server, drives it for `duration` seconds, stops it.
+  func measure(_ row: BenchRow, log: String) throws -> RunFigures {
+    try prepare(row)
+    let server = try launch(row, log: log)
+    defer { stop(server) }
+    try waitForPort(port)
+    return try drive(server, seconds: duration)
+  }
+
+  /// Deletes or copies the row's database files.
+  func prepare(_ row: BenchRow) throws {
+    let files = FileManager.default
+    for file in row.freshFiles + (row.copy.map { [$0.to] } ?? []) {
+      for suffix in ["", "-wal", "-shm"] { try? files.removeItem(atPath: file + suffix) }
+    }
+    if let copy = row.copy { try files.copyItem(atPath: copy.from, toPath: copy.to) }
+  }
+
+  /// Launches the row's server with its output in `log`.
+  func launch(_ row: BenchRow, log: String) throws -> Process {
+    _ = FileManager.default.createFile(atPath: log, contents: nil)
+    let output = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: row.command[0])
+    process.arguments = Array(row.command.dropFirst())
+    process.environment = ProcessInfo.processInfo.environment.merging(row.environment) { $1 }
+    process.standardOutput = output
+    process.standardError = output
+    try process.run()
+    return process
+  }
+
+  /// Runs wrk for `seconds` against the server and reads the server's CPU and memory.
+  func drive(_ server: Process, seconds: Int, requests: String? = nil) throws -> RunFigures {
+    let pid = server.processIdentifier
+    let cpuBefore = ProcessTree.cpuSeconds(of: pid)
+    let start = ContinuousClock.now
+    let line = try runWrk(seconds: seconds, requests: requests ?? requestsFile)
+    let elapsed = ContinuousClock.now - start
+    let cpuAfter = ProcessTree.cpuSeconds(of: pid)
+    guard server.isRunning else { throw BenchError("the server exited during the run") }
+    var figures = try parse(line)
+    let wall = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    figures.cores = (cpuAfter - cpuBefore) / wall
+    figures.peakMiB = ProcessTree.peakMiB(of: pid)
+    return figures
+  }
+
+  /// Runs wrk and returns its `PARLEY_BENCH` line.
+  func runWrk(seconds: Int, requests: String) throws -> String {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = [
+      "wrk", "-t\(threads)", "-c\(connections)", "-d\(seconds)s", "--timeout", "10s",
+      "-s", script, "http://127.0.0.1:\(port)/sms",
+    ]
+    process.environment = ProcessInfo.processInfo.environment.merging([
+      "PARLEY_BENCH_REQUESTS": requests, "PARLEY_BENCH_THREADS": String(threads),
+      "PARLEY_BENCH_HOST": "127.0.0.1:\(port)",
+    ]) { $1 }
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    try process.run()
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    let output = String(decoding: data, as: UTF8.self)
+    guard process.terminationStatus == 0,
+      let line = output.split(separator: "\n").first(where: { $0.hasPrefix("PARLEY_BENCH ") })
+    else { throw BenchError("wrk failed (status \(process.terminationStatus)):\n\(output)") }
+    return String(line)
+  }
+
+  /// Reads wrk's figures.
+  func parse(_ line: String) throws -> RunFigures {
+    var values: [String: Double] = [:]
+    for field in line.split(separator: " ").dropFirst() {
+      let parts = field.split(separator: "=")
+      if parts.count == 2 { values[String(parts[0])] = Double(parts[1]) }
+    }
+    func value(_ name: String) throws -> Double {
+      guard let value = values[name] else { throw BenchError("wrk printed no \(name): \(line)") }
+      return value
+    }
+    let errors = try ["connect", "read", "write", "timeout", "status"].map(value).reduce(0, +)
+    return RunFigures(
+      requestsPerSecond: try value("requests") / (try value("duration_us") / 1e6),
+      p50: try value("p50_us") / 1000, p99: try value("p99_us") / 1000,
+      max: try value("max_us") / 1000, cores: 0, peakMiB: 0, errors: Int(errors),
+      wraps: Int(try value("wraps")))
+  }
+
+  /// Stops a server: SIGTERM, then SIGKILL after 10 s.
+  func stop(_ server: Process) {
+    guard server.isRunning else { return }
+    kill(server.processIdentifier, SIGTERM)
+    let deadline = ContinuousClock.now + .seconds(10)
+    while server.isRunning && ContinuousClock.now < deadline { usleep(20_000) }
+    if server.isRunning {
+      for member in ProcessTree.members(of: server.processIdentifier) { kill(member, SIGKILL) }
+    }
+    server.waitUntilExit()
+  }
+}
+
+/// Prints the medians of each row, with ratios to the first row.
+func printTable(rows: [BenchRow], results: [[RunFigures]]) {
+  let header = [
+    "row", "req/s", "vs row 1", "p50 ms", "p99 ms", "max ms", "CPU cores", "peak MiB", "errors",
+    "req/s of each run",
+  ]
+  let first = median(results[0].map(\.requestsPerSecond))
+  var lines = [header]
+  for (row, runs) in zip(rows, results) {
+    let rate = median(runs.map(\.requestsPerSecond))
+    lines.append([
+      row.name, String(Int(rate.rounded())), String(format: "%.2f", rate / first),
+      format(median(runs.map(\.p50))), format(median(runs.map(\.p99))),
+      format(median(runs.map(\.max))), String(format: "%.2f", median(runs.map(\.cores))),
+      String(Int(median(runs.map(\.peakMiB)).rounded())),
+      String(runs.map(\.errors).reduce(0, +))
+        + (runs.contains { $0.wraps > 0 } ? " (wrapped)" : ""),
+      runs.map { String(Int($0.requestsPerSecond.rounded())) }.joined(separator: " "),
+    ])
+  }
+  let widths = header.indices.map { column in lines.map { $0[column].count }.max() ?? 0 }
+  for (number, line) in lines.enumerated() {
+    let cells = line.enumerated().map { column, cell in
+      column == 0 || column == line.count - 1
+        ? cell.padding(toLength: widths[column], withPad: " ", startingAt: 0)
+        : String(repeating: " ", count: widths[column] - cell.count) + cell
+    }
+    print("| " + cells.joined(separator: " | ") + " |")
+    if number == 0 {
+      print(
+        "|"
+          + widths.enumerated().map { column, width in
+            String(repeating: "-", count: width + 1)
+              + (column == 0 || column == widths.count - 1 ? "-" : ":")
+          }.joined(separator: "|") + "|")
+    }
+  }
+}
+
+/// A latency in milliseconds, to a precision that suits it.
+func format(_ milliseconds: Double) -> String {
+  milliseconds < 10 ? String(format: "%.2f", milliseconds) : String(format: "%.1f", milliseconds)
+}

@@ -1,0 +1,126 @@
+import Foundation
+import GRDB
+import Parley
+import ParleySQLite
+import SurveyBot
+
+/// The traffic every row of the benchmark receives: signed, distinct inbound-message webhooks, as
+/// Twilio sends them, from thousands of senders to one Twilio number.
+enum Workload {
+  /// The Twilio number every message is sent to.
+  static let to = "+15550001111"
+  /// The auth token that signs the webhooks (every server of the benchmark is given it).
+  static let authToken = "parley-benchmark-auth-token-0123"
+  /// The account.
+  static let accountSid = "AC0123456789abcdef0123456789abcdef"
+  /// Texts the senders send, in turn: greetings, names, ages, yes/no, menu choices, emails, chat.
+  static let bodies = [
+    "Hi there! I saw the sign at the station, what is this survey about?",
+    "Alex", "34", "yes", "Blue", "alex.morgan@example.com",
+    "Sorry, can you say that again? I was driving.", "Green", "no", "27",
+  ]
+  /// How many numbers the stored conversations of the scale run use.
+  static let numberSpace = 1_000_000
+
+  /// The sender number of index `index` (`0..<numberSpace`).
+  static func number(_ index: Int) -> String {
+    "+1555" + String(String(index + 10_000_000).dropFirst())
+  }
+
+  /// The `index`-th of `senders` senders, spread over the whole number space so that, in the
+  /// scale run, they are among the stored conversations.
+  static func sender(_ index: Int, of senders: Int) -> String {
+    number((index * 199) % numberSpace)
+  }
+
+  /// Writes `count` requests as lines of `signature<TAB>body`, signed for `url`: request `j`
+  /// comes from sender `j % senders`, so each sender's messages are spread through the run.
+  /// Another `seed` gives other MessageSids (the soak's later segments).
+  static func writeRequests(
+    count: Int, senders: Int, url: String, to path: String, seed: UInt64 = 0x5EED
+  ) throws {
+    var generator = SplitMix64(seed: seed)
+    var output = ""
+    output.reserveCapacity(count * 480)
+    for index in 0..<count {
+      let sid = sid("SM", using: &generator)
+      var form = FormParameters()
+      form.append("ToCountry", "US")
+      form.append("ToState", "CA")
+      form.append("SmsMessageSid", sid)
+      form.append("NumMedia", "0")
+      form.append("ToCity", "SAN FRANCISCO")
+      form.append("FromZip", "02108")
+      form.append("SmsSid", sid)
+      form.append("FromState", "MA")
+      form.append("SmsStatus", "received")
+      form.append("FromCity", "BOSTON")
+      form.append("Body", bodies[(index / senders) % bodies.count])
+      form.append("FromCountry", "US")
+      form.append("To", to)
+      form.append("ToZip", "94105")
+      form.append("NumSegments", "1")
+      form.append("MessageSid", sid)
+      form.append("AccountSid", accountSid)
+      form.append("From", sender(index % senders, of: senders))
+      form.append("ApiVersion", "2010-04-01")
+      let signature = TwilioSignature.compute(
+        url: url, parameters: form.pairs, secret: authToken)
+      output += signature + "\t" + form.encoded + "\n"
+    }
+    try output.write(toFile: path, atomically: true, encoding: .utf8)
+  }
+
+  /// A 34-character Twilio id.
+  static func sid(_ prefix: String, using generator: inout SplitMix64) -> String {
+    let digits = Array("0123456789abcdef")
+    return prefix + String((0..<32).map { _ in digits[Int(generator.next() & 15)] })
+  }
+
+  /// Stores `count` conversations (a survey session each, plus the dedupe record of its last
+  /// message) in the SQLite database at `path`, as the survey leaves them after its first turn.
+  static func seed(count: Int, path: String) throws {
+    let database = try SQLiteDatabase(path: path, durability: .normal)
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    let state = Array(try encoder.encode(DialogSession<SurveyAnswers>()))
+    let now = Int64(Date().timeIntervalSince1970 * 1000)
+    let reply =
+      #"<?xml version="1.0" encoding="UTF-8"?><Response><Message>Hi! This is the Parley survey: 4 quick questions. Reply STOP to opt out, BACK to go back.</Message><Message>What's your first name?</Message></Response>"#
+    try database.pool.write { db in
+      try db.execute(
+        sql: """
+          WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ? - 1)
+          INSERT INTO parley_session
+            (conversation_key, session_id, generation, data, created_at, updated_at, expires_at)
+          SELECT printf('+1555%07d|%s', i, ?), lower(hex(randomblob(16))), 1, ?, ?, ?, ? FROM n
+          """,
+        arguments: [count, to, Data(state), now, now, now + 4 * 3_600_000])
+      try db.execute(
+        sql: """
+          WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ? - 1)
+          INSERT INTO parley_processed_message
+            (message_sid, conversation_key, content_type, body, header_fields, created_at, expires_at)
+          SELECT 'SM' || lower(hex(randomblob(16))), printf('+1555%07d|%s', i, ?),
+            'text/xml; charset=utf-8', ?, '[]', ?, ? FROM n
+          """,
+        arguments: [count, to, reply, now, now + 24 * 3_600_000])
+    }
+    try database.pool.writeWithoutTransaction { db in
+      try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)")
+    }
+  }
+}
+
+/// A small seeded generator, so every run sends the same messages.
+struct SplitMix64: RandomNumberGenerator {
+  var state: UInt64
+  init(seed: UInt64) { state = seed }
+  mutating func next() -> UInt64 {
+    state &+= 0x9E37_79B9_7F4A_7C15
+    var z = state
+    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+    return z ^ (z >> 31)
+  }
+}

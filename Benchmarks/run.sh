@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The benchmark in one command, from a fresh clone:
+#   bash Benchmarks/run.sh                       # the table: bare NIO, Parley (fsync'd, NORMAL, memory), Flask
+#   bash Benchmarks/run.sh --rows sqlite-full,sqlite-full-stored   # 1,000,000 stored conversations vs empty
+#   bash Benchmarks/run.sh --soak 600            # ten minutes of load, resident memory per minute
+# Installs wrk (Debian) and the Flask tutorial stack (PyPI, into Benchmarks/.venv), builds in
+# release mode, then runs `ParleyBench run` with the arguments given (see --help).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash Scripts/bootstrap.sh
+if ! command -v wrk >/dev/null 2>&1; then
+  sudo_cmd=""
+  [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq wrk >/dev/null
+fi
+if [ ! -x Benchmarks/.venv/bin/gunicorn ]; then
+  python3 -m venv Benchmarks/.venv
+  Benchmarks/.venv/bin/pip install -q -r Benchmarks/requirements.txt
+fi
+swift build -c release --product ParleyBench
+exec .build/release/ParleyBench run "$@"

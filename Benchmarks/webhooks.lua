@@ -1,0 +1,52 @@
+-- wrk script: sends the signed webhooks of PARLEY_BENCH_REQUESTS (lines "signature<TAB>body"),
+-- each thread its own share of the lines, each line once before any is sent again (`wraps` counts
+-- a thread starting over: a row whose runs wrap sends repeated MessageSids, which Parley answers
+-- from its dedupe record). Prints one line of figures for ParleyBench to read.
+local threads = {}
+
+function setup(thread)
+  thread:set("id", #threads)
+  table.insert(threads, thread)
+end
+
+function init(args)
+  local file = os.getenv("PARLEY_BENCH_REQUESTS")
+  local count = tonumber(os.getenv("PARLEY_BENCH_THREADS"))
+  local host = os.getenv("PARLEY_BENCH_HOST")
+  requests_ = {}
+  local line_number = 0
+  for line in io.lines(file) do
+    if line_number % count == id then
+      local signature, body = line:match("^([^\t]*)\t(.*)$")
+      requests_[#requests_ + 1] = wrk.format("POST", "/sms", {
+        ["Host"] = host,
+        ["Content-Type"] = "application/x-www-form-urlencoded",
+        ["X-Twilio-Signature"] = signature,
+      }, body)
+    end
+    line_number = line_number + 1
+  end
+  next_ = 0
+  wraps = 0
+end
+
+function request()
+  next_ = next_ + 1
+  if next_ > #requests_ then
+    next_ = 1
+    wraps = wraps + 1
+  end
+  return requests_[next_]
+end
+
+function done(summary, latency, requests)
+  local wrapped = 0
+  for _, thread in ipairs(threads) do
+    wrapped = wrapped + (thread:get("wraps") or 0)
+  end
+  local errors = summary.errors
+  io.write(string.format(
+    "PARLEY_BENCH requests=%d duration_us=%d p50_us=%d p99_us=%d max_us=%d connect=%d read=%d write=%d timeout=%d status=%d wraps=%d\n",
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    latency.max, errors.connect, errors.read, errors.write, errors.timeout, errors.status, wrapped))
+end
