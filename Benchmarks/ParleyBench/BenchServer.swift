@@ -1,3 +1,5 @@
+import Foundation
+import GRDB
 import Logging
 import Parley
 import ParleySQLite
@@ -29,6 +31,16 @@ enum BenchServer {
     case .memory: store = MemoryConversationStore()
     case .sqliteNormal: store = try SQLiteConversationStore(path: database, durability: .normal)
     case .sqliteFull: store = try SQLiteConversationStore(path: database, durability: .full)
+    }
+    // An experiment, not a setting to copy: PARLEY_BENCH_NO_AUTOCHECKPOINT=1 turns SQLite's WAL
+    // auto-checkpoints off (the WAL then grows without bound), to show what the checkpoints run
+    // inside a group's COMMIT cost with 1,000,000 stored conversations.
+    if let sqlite = store as? SQLiteConversationStore,
+      ProcessInfo.processInfo.environment["PARLEY_BENCH_NO_AUTOCHECKPOINT"] == "1"
+    {
+      try await sqlite.database.pool.writeWithoutTransaction { db in
+        try db.execute(sql: "PRAGMA wal_autocheckpoint = 0")
+      }
     }
     let signature = try TwilioSignatureConfiguration(
       authTokens: [Workload.authToken], publicBaseURL: "http://127.0.0.1:\(port)")
