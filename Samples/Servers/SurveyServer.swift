@@ -22,14 +22,15 @@ public struct SurveyCommand: AsyncParsableCommand {
 
     func run() async throws {
       let logger = server.makeLogger(label: "survey")
-      let database = try SQLiteDatabase(path: state.database)
+      let database = try SQLiteDatabase(path: state.database, checkpoints: .background())
       let store = SQLiteConversationStore(database: database)
       let app = SurveyBot.application(
         store: store, signature: try server.signaturePolicy(),
         secrets: try session.secrets(logger: logger),
         responses: try SurveyResponses(database: database),
         logger: logger)
-      let backend = SampleStore(store: store)
+      let backend = SampleStore(
+        store: store, services: [try SQLiteCheckpointer(database: database, logger: logger)])
       try await backend.run(app, options: server, logger: logger)
     }
   }

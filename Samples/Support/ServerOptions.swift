@@ -129,8 +129,11 @@ extension DatabaseOptions {
       let store = PostgresConversationStore(client: client, logger: logger)
       return SampleStore(store: store, services: [client], prepare: { try await store.prepare() })
     }
+    // Checkpoints on their own connection, so that no turn's commit copies the log back.
+    let sqlite = try SQLiteDatabase(path: database, checkpoints: .background())
     return SampleStore(
-      store: try SQLiteConversationStore(path: database), services: [], prepare: {})
+      store: SQLiteConversationStore(database: sqlite),
+      services: [try SQLiteCheckpointer(database: sqlite, logger: logger)])
   }
 }
 
