@@ -67,8 +67,6 @@ extension ParleyBench {
     var compareBinary: String?
     @Flag(help: "Also run each Parley row with Swift concurrency's jobs on NIO's event loops.")
     var comparePools = false
-    @Flag(help: "Also run each SQLite row with SQLite's checkpoints inside the commits.")
-    var compareCheckpoints = false
     @Option(help: "Scratch folder (databases, request files, server logs).")
     var workDirectory = "/tmp/parley-bench"
 
@@ -111,14 +109,6 @@ extension ParleyBench {
           var twin = row(kind, seedFile: seedFile)
           twin.name += " (jobs on event loops)"
           twin.environment["PARLEY_BENCH_EVENT_LOOPS"] = "1"
-          benchRows.append(twin)
-        }
-      }
-      if compareCheckpoints {
-        for kind in kinds where ![.bare, .flask, .memory].contains(kind) {
-          var twin = row(kind, seedFile: seedFile)
-          twin.name += " (checkpoints in commits)"
-          twin.environment["PARLEY_BENCH_CHECKPOINTS"] = "in-commits"
           benchRows.append(twin)
         }
       }

@@ -22,15 +22,14 @@ public struct SurveyCommand: AsyncParsableCommand {
 
     func run() async throws {
       let logger = server.makeLogger(label: "survey")
-      let database = try SQLiteDatabase(path: state.database, checkpoints: .background())
+      let database = try SQLiteDatabase(path: state.database)
       let store = SQLiteConversationStore(database: database)
       let app = SurveyBot.application(
         store: store, signature: try server.signaturePolicy(),
         secrets: try session.secrets(logger: logger),
         responses: try SurveyResponses(database: database),
         logger: logger)
-      let backend = SampleStore(
-        store: store, services: [try SQLiteCheckpointer(database: database, logger: logger)])
+      let backend = SampleStore(store: store)
       try await backend.run(app, options: server, logger: logger)
     }
   }

@@ -129,11 +129,8 @@ extension DatabaseOptions {
       let store = PostgresConversationStore(client: client, logger: logger)
       return SampleStore(store: store, services: [client], prepare: { try await store.prepare() })
     }
-    // Checkpoints on their own connection, so that no turn's commit copies the log back.
-    let sqlite = try SQLiteDatabase(path: database, checkpoints: .background())
     return SampleStore(
-      store: SQLiteConversationStore(database: sqlite),
-      services: [try SQLiteCheckpointer(database: sqlite, logger: logger)])
+      store: try SQLiteConversationStore(path: database), services: [], prepare: {})
   }
 }
 

@@ -11,17 +11,6 @@ public enum SQLiteDurability: String, Sendable, Hashable {
   case normal
 }
 
-/// Where SQLite copies the write-ahead log back into the database (a checkpoint).
-public enum SQLiteCheckpoints: Sendable, Hashable {
-  /// SQLite's default: the commit that takes the log past 1,000 pages copies it back, and every
-  /// turn of that commit's group waits for the copy. Nothing else to run.
-  case inCommits
-  /// A ``SQLiteCheckpointer`` (a `Service` the app runs beside its server) copies the log back
-  /// on its own connection while turns keep committing. If it is not running, the log grows to
-  /// `safetyLimitPages` pages before a commit copies it back as with ``inCommits``.
-  case background(safetyLimitPages: Int = 65_536)
-}
-
 /// Opens Parley's SQLite database: WAL mode, the chosen durability, Parley's named migrations.
 ///
 /// One file can hold every Parley store (sessions, opt-outs); open it once and share it.
@@ -30,32 +19,16 @@ public struct SQLiteDatabase: Sendable {
   public let pool: DatabasePool
   /// How durable commits are.
   public let durability: SQLiteDurability
-  /// Where checkpoints run.
-  public let checkpoints: SQLiteCheckpoints
 
   /// Opens (creating if needed) the database at `path` and migrates it.
-  ///
-  /// - Parameters:
-  ///   - path: The database file.
-  ///   - durability: Whether each commit is fsync'd (the default) or only survives a crash of
-  ///     the process.
-  ///   - checkpoints: Where the write-ahead log is copied back. With a large database under load,
-  ///     ``SQLiteCheckpoints/background(safetyLimitPages:)`` and a running ``SQLiteCheckpointer``
-  ///     keep those copies out of the turns' commits (the samples do).
-  public init(
-    path: String, durability: SQLiteDurability = .full, checkpoints: SQLiteCheckpoints = .inCommits
-  ) throws {
+  public init(path: String, durability: SQLiteDurability = .full) throws {
     var configuration = Configuration()
     configuration.busyMode = .timeout(5)
     configuration.prepareDatabase { db in
       try db.execute(sql: "PRAGMA synchronous = \(durability == .full ? "FULL" : "NORMAL")")
-      if case .background(let pages) = checkpoints {
-        try db.execute(sql: "PRAGMA wal_autocheckpoint = \(max(1, pages))")
-      }
     }
     pool = try DatabasePool(path: path, configuration: configuration)
     self.durability = durability
-    self.checkpoints = checkpoints
     try Self.migrator.migrate(pool)
   }
 

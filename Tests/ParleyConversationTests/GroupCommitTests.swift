@@ -1,6 +1,5 @@
 import Foundation
 import GRDB
-import Logging
 import Parley
 import Testing
 
@@ -118,75 +117,5 @@ struct GroupCommitTests {
     let stored = try await store.sessions(after: nil, limit: 100)
     #expect(stored.count == 50)
     #expect(Set(stored.map(\.key.rawValue)) == Set((0..<50).map { "key-\($0)" }))
-  }
-}
-
-/// Checkpoints in commits (SQLite's default) or on the checkpointer's own connection.
-struct CheckpointTests {
-  /// Writes about 1,600 pages of rows, 50 rows (about 30 pages) per transaction.
-  func fill(_ database: SQLiteDatabase) async throws {
-    try await database.pool.write { db in
-      try db.execute(sql: "CREATE TABLE filler (id INTEGER PRIMARY KEY, payload BLOB NOT NULL)")
-    }
-    for batch in 0..<60 {
-      try await database.pool.write { db in
-        for row in 0..<50 {
-          try db.execute(
-            sql: "INSERT INTO filler (id, payload) VALUES (?, zeroblob(2000))",
-            arguments: [batch * 50 + row])
-        }
-      }
-    }
-  }
-
-  @Test func withBackgroundCheckpointsCommitsLeaveTheLogToTheCheckpointer() async throws {
-    let database = try SQLiteDatabase(
-      path: TemporaryDirectory.file("background.sqlite"),
-      checkpoints: .background(safetyLimitPages: 100_000))
-    let checkpointer = try SQLiteCheckpointer(database: database, logger: Logger(label: "test"))
-    try await fill(database)
-    // No commit copied the log back: every page written is still in it, and the checkpointer
-    // copies all of them (no reader holds them).
-    let first = try await checkpointer.checkpointNow()
-    #expect(first.logFrames > 1_500)
-    #expect(first.checkpointedFrames == first.logFrames)
-    // The next commit starts the log over.
-    try await database.pool.write { db in
-      try db.execute(sql: "INSERT INTO filler (id, payload) VALUES (-1, x'00')")
-    }
-    let second = try await checkpointer.checkpointNow()
-    #expect(second.logFrames < 10)
-    let rows = try await database.pool.read { db in
-      try Int.fetchOne(db, sql: "SELECT count(*) FROM filler")
-    }
-    #expect(rows == 3_001)
-  }
-
-  @Test func byDefaultCommitsCheckpointAtAThousandPages() async throws {
-    let database = try SQLiteDatabase(path: TemporaryDirectory.file("default.sqlite"))
-    #expect(database.checkpoints == .inCommits)
-    let checkpointer = try SQLiteCheckpointer(database: database, logger: Logger(label: "test"))
-    try await fill(database)
-    let result = try await checkpointer.checkpointNow()
-    #expect(result.logFrames < 1_100)
-  }
-
-  @Test func theServiceCheckpointsUntilCancelled() async throws {
-    let database = try SQLiteDatabase(
-      path: TemporaryDirectory.file("service.sqlite"), checkpoints: .background())
-    let checkpointer = try SQLiteCheckpointer(
-      database: database, interval: .milliseconds(20), logger: Logger(label: "test"))
-    try await fill(database)
-    try await withThrowingTaskGroup(of: Void.self) { group in
-      group.addTask { try await checkpointer.run() }
-      try await Task.sleep(for: .milliseconds(200))
-      group.cancelAll()
-      try await group.waitForAll()
-    }
-    // It ran: the log was copied back, so the next commit started it over.
-    try await database.pool.write { db in
-      try db.execute(sql: "INSERT INTO filler (id, payload) VALUES (-1, x'00')")
-    }
-    #expect(try await checkpointer.checkpointNow().logFrames < 10)
   }
 }
