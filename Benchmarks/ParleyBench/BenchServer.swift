@@ -9,6 +9,9 @@ import SurveyBot
 
 /// Where the Parley rows keep their conversations.
 enum BenchStore: String, CaseIterable, Sendable {
+  /// No store and no conversation at all: `ParleyServer`, form decoding, the signature check and
+  /// a fixed reply, to split Parley's cost between its HTTP plumbing and the conversation.
+  case none
   /// `MemoryConversationStore`: no disk at all.
   case memory
   /// SQLite with `synchronous=NORMAL`: durable against a crash of the process, not of the machine.
@@ -28,6 +31,9 @@ enum BenchServer {
     logger.logLevel = logLevel
     let store: any ConversationStore
     switch kind {
+    case .none:
+      try await runWithoutConversation(port: port, logger: logger)
+      return
     case .memory: store = MemoryConversationStore()
     case .sqliteNormal: store = try SQLiteConversationStore(path: database, durability: .normal)
     case .sqliteFull: store = try SQLiteConversationStore(path: database, durability: .full)
@@ -56,5 +62,19 @@ enum BenchServer {
       services: [server, ConversationSweeper(store: store, logger: logger)],
       gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
     try await group.run()
+  }
+
+  /// `ParleyServer` with the signature middleware and a fixed reply.
+  static func runWithoutConversation(port: Int, logger: Logger) async throws {
+    let signature = try TwilioSignatureConfiguration(
+      authTokens: [Workload.authToken], publicBaseURL: "http://127.0.0.1:\(port)")
+    let app = ParleyApplication(
+      logger: logger, middleware: [SignatureMiddleware(configuration: signature)]
+    ) { _ in .message("Thanks for your message.") }
+    let server = ParleyServer(
+      application: app, configuration: .init(host: "127.0.0.1", port: port), logger: logger)
+    try await ServiceGroup(
+      services: [server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger
+    ).run()
   }
 }

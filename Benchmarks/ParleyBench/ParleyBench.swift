@@ -34,6 +34,8 @@ enum RowKind: String, CaseIterable, ExpressibleByArgument {
   case sqliteNormal = "sqlite-normal"
   case sqliteFull = "sqlite-full"
   case flask
+  /// Parley's server with the signature check and a fixed reply: no conversation, no store.
+  case signatureOnly = "signature-only"
   /// The fsync'd SQLite row with `--stored` conversations already in the store.
   case stored = "sqlite-full-stored"
   /// The `synchronous=NORMAL` row with `--stored` conversations already in the store.
@@ -145,6 +147,9 @@ extension ParleyBench {
       case .memory:
         return BenchRow(
           name: "Parley, memory store", command: serve + ["--store", "memory"])
+      case .signatureOnly:
+        return BenchRow(
+          name: "ParleyServer, signature check, fixed reply", command: serve + ["--store", "none"])
       case .sqliteNormal:
         return BenchRow(
           name: "Parley, SQLite synchronous=NORMAL",
@@ -205,7 +210,7 @@ extension ParleyBench {
 
     enum Kind: String, ExpressibleByArgument { case bare, parley }
     @Option(help: "bare (SwiftNIO, fixed TwiML) or parley.") var kind = Kind.parley
-    @Option(help: "memory, sqlite-normal or sqlite-full.") var store = "sqlite-full"
+    @Option(help: "none, memory, sqlite-normal or sqlite-full.") var store = "sqlite-full"
     @Option(help: "SQLite file.") var database = "/tmp/parley-bench/bench.sqlite"
     @Option var port = 8089
     @Option(help: "Log level.") var logLevel = "info"
