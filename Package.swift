@@ -213,7 +213,7 @@ let package = Package(
     .executableTarget(
       name: "ParleyBench",
       dependencies: [
-        "Parley", "ParleyServer", "ParleySQLite", "SurveyBot",
+        "Parley", "ParleyServer", "ParleySQLite", "ParleyTesting", "SurveyBot",
         .product(name: "GRDB", package: "GRDB.swift"),
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),

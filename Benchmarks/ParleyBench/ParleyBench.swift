@@ -94,24 +94,21 @@ extension ParleyBench {
       }
       var benchRows = kinds.map { row($0, seedFile: seedFile) }
       if let compareBinary {
-        for kind in kinds where ![.bare, .flask].contains(kind) {
-          var twin = row(kind, seedFile: seedFile)
-          twin.name += " (\(URL(fileURLWithPath: compareBinary).lastPathComponent))"
+        benchRows += twins(
+          of: kinds, seedFile: seedFile,
+          named: URL(fileURLWithPath: compareBinary).lastPathComponent
+        ) { twin in
           twin.command[0] = compareBinary
           for index in twin.freshFiles.indices { twin.freshFiles[index] += "-compared" }
           if let copy = twin.copy { twin.copy = (copy.from, copy.to + "-compared") }
           if let database = twin.command.firstIndex(of: "--database") {
             twin.command[database + 1] += "-compared"
           }
-          benchRows.append(twin)
         }
       }
       if comparePools {
-        for kind in kinds where ![.bare, .flask].contains(kind) {
-          var twin = row(kind, seedFile: seedFile)
-          twin.name += " (jobs on event loops)"
-          twin.environment["PARLEY_BENCH_EVENT_LOOPS"] = "1"
-          benchRows.append(twin)
+        benchRows += twins(of: kinds, seedFile: seedFile, named: "jobs on event loops") {
+          $0.environment["PARLEY_BENCH_EVENT_LOOPS"] = "1"
         }
       }
       let runner = Runner(
@@ -134,6 +131,19 @@ extension ParleyBench {
       print("")
       printTable(rows: runner.rows, results: results)
       printTargets(kinds: kinds, results: results)
+    }
+
+    /// The Parley rows among `kinds` again, each changed by `change`, `named` in parentheses.
+    func twins(
+      of kinds: [RowKind], seedFile: String, named name: String,
+      _ change: (inout BenchRow) -> Void
+    ) -> [BenchRow] {
+      kinds.filter { ![.bare, .flask].contains($0) }.map { kind in
+        var twin = row(kind, seedFile: seedFile)
+        twin.name += " (\(name))"
+        change(&twin)
+        return twin
+      }
     }
 
     /// How `kind` is launched.

@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import Parley
 import ParleySQLite
+import ParleyTesting
 import SurveyBot
 
 /// The traffic every row of the benchmark receives: signed, distinct inbound-message webhooks, as
@@ -43,38 +44,15 @@ enum Workload {
     var output = ""
     output.reserveCapacity(count * 480)
     for index in 0..<count {
-      let sid = sid("SM", using: &generator)
-      var form = FormParameters()
-      form.append("ToCountry", "US")
-      form.append("ToState", "CA")
-      form.append("SmsMessageSid", sid)
-      form.append("NumMedia", "0")
-      form.append("ToCity", "SAN FRANCISCO")
-      form.append("FromZip", "02108")
-      form.append("SmsSid", sid)
-      form.append("FromState", "MA")
-      form.append("SmsStatus", "received")
-      form.append("FromCity", "BOSTON")
-      form.append("Body", bodies[(index / senders) % bodies.count])
-      form.append("FromCountry", "US")
-      form.append("To", to)
-      form.append("ToZip", "94105")
-      form.append("NumSegments", "1")
-      form.append("MessageSid", sid)
-      form.append("AccountSid", accountSid)
-      form.append("From", sender(index % senders, of: senders))
-      form.append("ApiVersion", "2010-04-01")
+      let form = TwilioWebhookForm.inbound(
+        from: sender(index % senders, of: senders), to: to,
+        body: bodies[(index / senders) % bodies.count],
+        messageSid: TwilioWebhookForm.sid("SM", using: &generator), accountSid: accountSid)
       let signature = TwilioSignature.compute(
         url: url, parameters: form.pairs, secret: authToken)
       output += signature + "\t" + form.encoded + "\n"
     }
     try output.write(toFile: path, atomically: true, encoding: .utf8)
-  }
-
-  /// A 34-character Twilio id.
-  static func sid(_ prefix: String, using generator: inout SplitMix64) -> String {
-    let digits = Array("0123456789abcdef")
-    return prefix + String((0..<32).map { _ in digits[Int(generator.next() & 15)] })
   }
 
   /// Stores `count` conversations (a survey session each, plus the dedupe record of its last
@@ -109,18 +87,5 @@ enum Workload {
     try database.pool.writeWithoutTransaction { db in
       try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)")
     }
-  }
-}
-
-/// A small seeded generator, so every run sends the same messages.
-struct SplitMix64: RandomNumberGenerator {
-  var state: UInt64
-  init(seed: UInt64) { state = seed }
-  mutating func next() -> UInt64 {
-    state &+= 0x9E37_79B9_7F4A_7C15
-    var z = state
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
   }
 }

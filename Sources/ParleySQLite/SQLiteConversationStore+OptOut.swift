@@ -99,7 +99,7 @@ extension SQLiteConversationStore {
 }
 
 /// A row of `parley_opt_out`: the current state of one subscriber in one scope.
-struct OptOutRow: Codable, FetchableRecord, TableRecord {
+struct OptOutRow: FetchableRecord, TableRecord {
   static let databaseTableName = "parley_opt_out"
 
   var scope: String
@@ -108,14 +108,6 @@ struct OptOutRow: Codable, FetchableRecord, TableRecord {
   var updatedAt: Int64
   var eventSequence: Int64
 
-  enum CodingKeys: String, CodingKey {
-    case scope, subscriber
-    case optedOut = "opted_out"
-    case updatedAt = "updated_at"
-    case eventSequence = "event_sequence"
-  }
-
-  /// Reads a row by column name, without going through `Decodable`.
   init(row: Row) throws {
     scope = row["scope"]
     subscriber = row["subscriber"]

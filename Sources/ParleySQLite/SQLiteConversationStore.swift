@@ -63,18 +63,16 @@ public struct SQLiteConversationStore: ConversationStore {
   func write<T: Sendable>(durable: Bool, _ body: @escaping @Sendable (Database) throws -> T)
     async throws -> T
   {
-    guard durable && database.durability == .normal else {
-      return try await database.pool.write(body)
-    }
+    let forceFullSync = durable && database.durability == .normal
     return try await database.pool.writeWithoutTransaction { db in
-      try db.execute(sql: "PRAGMA synchronous = FULL")
-      defer { try? db.execute(sql: "PRAGMA synchronous = NORMAL") }
-      var result: T?
-      try db.inTransaction {
-        result = try body(db)
-        return .commit
+      try db.withFullSync(if: forceFullSync) {
+        var result: T?
+        try db.inTransaction {
+          result = try body(db)
+          return .commit
+        }
+        return result!
       }
-      return result!
     }
   }
 
@@ -88,7 +86,7 @@ public struct SQLiteConversationStore: ConversationStore {
         sql: "DELETE FROM parley_processed_message WHERE message_sid = ? AND expires_at <= ?"
       ).execute(arguments: [dedupe.messageSid, writes.now.millisecondsSince1970])
       do {
-        try ProcessedMessageRow(dedupe).insert(in: db)
+        try ProcessedMessageRow(dedupe).insert(db)
       } catch let error as DatabaseError
         where error.extendedResultCode == .SQLITE_CONSTRAINT_PRIMARYKEY
       {
@@ -98,7 +96,7 @@ public struct SQLiteConversationStore: ConversationStore {
     switch writes.session {
     case .save(let record, expected: nil):
       do {
-        try SessionRow(record).insert(in: db)
+        try SessionRow(record).insert(db)
       } catch let error as DatabaseError
         where error.extendedResultCode == .SQLITE_CONSTRAINT_PRIMARYKEY
       {
@@ -185,8 +183,9 @@ public struct SQLiteConversationStore: ConversationStore {
   }
 }
 
-/// A row of `parley_session`.
-struct SessionRow: Codable, FetchableRecord, PersistableRecord {
+/// A row of `parley_session`, read and written column by column (every turn does both; GRDB
+/// caches the statements of `fetchOne(_:key:)`, `insert(_:)` and `deleteOne(_:key:)`).
+struct SessionRow: FetchableRecord, PersistableRecord {
   static let databaseTableName = "parley_session"
 
   var conversationKey: String
@@ -197,16 +196,6 @@ struct SessionRow: Codable, FetchableRecord, PersistableRecord {
   var updatedAt: Int64
   var expiresAt: Int64
 
-  enum CodingKeys: String, CodingKey {
-    case conversationKey = "conversation_key"
-    case sessionID = "session_id"
-    case generation, data
-    case createdAt = "created_at"
-    case updatedAt = "updated_at"
-    case expiresAt = "expires_at"
-  }
-
-  /// Reads a row by column name, without going through `Decodable` (every turn reads one).
   init(row: Row) throws {
     conversationKey = row["conversation_key"]
     sessionID = row["session_id"]
@@ -217,17 +206,14 @@ struct SessionRow: Codable, FetchableRecord, PersistableRecord {
     expiresAt = row["expires_at"]
   }
 
-  /// Inserts the row with a cached statement.
-  func insert(in db: Database) throws {
-    try db.cachedStatement(
-      sql: """
-        INSERT INTO parley_session
-          (conversation_key, session_id, generation, data, created_at, updated_at, expires_at)
-        VALUES (?, ?, ?, ?, ?, ?, ?)
-        """
-    ).execute(arguments: [
-      conversationKey, sessionID, generation, data, createdAt, updatedAt, expiresAt,
-    ])
+  func encode(to container: inout PersistenceContainer) throws {
+    container["conversation_key"] = conversationKey
+    container["session_id"] = sessionID
+    container["generation"] = generation
+    container["data"] = data
+    container["created_at"] = createdAt
+    container["updated_at"] = updatedAt
+    container["expires_at"] = expiresAt
   }
 
   init(_ record: SessionRecord) {
@@ -250,38 +236,29 @@ struct SessionRow: Codable, FetchableRecord, PersistableRecord {
 }
 
 /// A row of `parley_processed_message`: a handled MessageSid and the reply it got.
-struct ProcessedMessageRow: Codable, FetchableRecord, PersistableRecord {
+struct ProcessedMessageRow: FetchableRecord, PersistableRecord {
   static let databaseTableName = "parley_processed_message"
 
   var messageSid: String
   var conversationKey: String
   var contentType: String
   var body: String
+  /// The reply's header fields as a JSON array of name-value pairs.
   var headerFields: String
   var createdAt: Int64
   var expiresAt: Int64
-
-  enum CodingKeys: String, CodingKey {
-    case messageSid = "message_sid"
-    case conversationKey = "conversation_key"
-    case contentType = "content_type"
-    case body
-    case headerFields = "header_fields"
-    case createdAt = "created_at"
-    case expiresAt = "expires_at"
-  }
 
   init(_ record: DedupeRecord) {
     messageSid = record.messageSid
     conversationKey = record.key.rawValue
     contentType = record.reply.contentType
     body = record.reply.body
-    headerFields = JSONText.array(of: record.reply.headerFields)
+    let json = try? JSONEncoder().encode(record.reply.headerFields)
+    headerFields = json.map { String(decoding: $0, as: UTF8.self) } ?? "[]"
     createdAt = record.createdAt.millisecondsSince1970
     expiresAt = record.expiresAt.millisecondsSince1970
   }
 
-  /// Reads a row by column name, without going through `Decodable`.
   init(row: Row) throws {
     messageSid = row["message_sid"]
     conversationKey = row["conversation_key"]
@@ -292,59 +269,18 @@ struct ProcessedMessageRow: Codable, FetchableRecord, PersistableRecord {
     expiresAt = row["expires_at"]
   }
 
-  /// Inserts the row with a cached statement.
-  func insert(in db: Database) throws {
-    try db.cachedStatement(
-      sql: """
-        INSERT INTO parley_processed_message
-          (message_sid, conversation_key, content_type, body, header_fields, created_at, expires_at)
-        VALUES (?, ?, ?, ?, ?, ?, ?)
-        """
-    ).execute(arguments: [
-      messageSid, conversationKey, contentType, body, headerFields, createdAt, expiresAt,
-    ])
+  func encode(to container: inout PersistenceContainer) throws {
+    container["message_sid"] = messageSid
+    container["conversation_key"] = conversationKey
+    container["content_type"] = contentType
+    container["body"] = body
+    container["header_fields"] = headerFields
+    container["created_at"] = createdAt
+    container["expires_at"] = expiresAt
   }
 
   var reply: StoredReply {
     let fields = (try? JSONDecoder().decode([[String]].self, from: Data(headerFields.utf8))) ?? []
     return StoredReply(contentType: contentType, body: body, headerFields: fields)
-  }
-}
-
-/// JSON text of arrays of strings, written by hand: each turn stores its reply's header fields,
-/// and `JSONEncoder` took 1% of a turn in the benchmark's profile.
-enum JSONText {
-  /// `[["name","value"],…]`, with the escapes RFC 8259 requires.
-  static func array(of rows: [[String]]) -> String {
-    var text = "["
-    for (index, row) in rows.enumerated() {
-      if index > 0 { text += "," }
-      text += "["
-      for (column, value) in row.enumerated() {
-        if column > 0 { text += "," }
-        string(value, into: &text)
-      }
-      text += "]"
-    }
-    return text + "]"
-  }
-
-  /// Appends `value` as a JSON string.
-  static func string(_ value: String, into text: inout String) {
-    text += "\""
-    for scalar in value.unicodeScalars {
-      switch scalar {
-      case "\"": text += "\\\""
-      case "\\": text += "\\\\"
-      case "\n": text += "\\n"
-      case "\r": text += "\\r"
-      case "\t": text += "\\t"
-      case _ where scalar.value < 0x20:
-        let hex = String(scalar.value, radix: 16)
-        text += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-      default: text.unicodeScalars.append(scalar)
-      }
-    }
-    text += "\""
   }
 }

@@ -103,3 +103,15 @@ public struct SQLiteDatabase: Sendable {
     return migrator
   }
 }
+
+extension Database {
+  /// Runs `body`, whose transactions commit with `synchronous=FULL` (fsync'd) when `enabled`,
+  /// even on a database opened with ``SQLiteDurability/normal``: opt-outs are on disk before they
+  /// are acknowledged.
+  func withFullSync<T>(if enabled: Bool, _ body: () throws -> T) throws -> T {
+    guard enabled else { return try body() }
+    try execute(sql: "PRAGMA synchronous = FULL")
+    defer { try? execute(sql: "PRAGMA synchronous = NORMAL") }
+    return try body()
+  }
+}

@@ -71,32 +71,38 @@ final class GroupCommitter: Sendable {
   static func commit(
     _ group: [TurnWrites], durability: SQLiteDurability, in db: Database
   ) -> [Result<Void, any Error>] {
-    let forceSync = durability == .normal && group.contains { !$0.optOutEvents.isEmpty }
-    var outcomes: [Result<Void, any Error>] = []
-    outcomes.reserveCapacity(group.count)
+    let forceFullSync = durability == .normal && group.contains { !$0.optOutEvents.isEmpty }
     do {
-      if forceSync { try db.execute(sql: "PRAGMA synchronous = FULL") }
-      defer { if forceSync { try? db.execute(sql: "PRAGMA synchronous = NORMAL") } }
-      try db.inTransaction(.immediate) {
-        for writes in group {
-          do {
-            try db.inSavepoint {
-              try SQLiteConversationStore.apply(writes, in: db)
-              return .commit
-            }
-            outcomes.append(.success(()))
-          } catch {
-            // SQLite may abandon the whole transaction on some errors (I/O, full disk): then
-            // no turn of the group may be reported committed.
-            guard db.isInsideTransaction else { throw error }
-            outcomes.append(.failure(error))
-          }
+      var outcomes: [Result<Void, any Error>] = []
+      try db.withFullSync(if: forceFullSync) {
+        try db.inTransaction(.immediate) {
+          outcomes = try applyEach(group, in: db)
+          return .commit
         }
-        return .commit
       }
       return outcomes
     } catch {
       return group.map { _ in .failure(error) }
+    }
+  }
+
+  /// Applies each turn in a savepoint of its own: a turn that fails is rolled back alone.
+  private static func applyEach(_ group: [TurnWrites], in db: Database) throws
+    -> [Result<Void, any Error>]
+  {
+    try group.map { writes in
+      do {
+        try db.inSavepoint {
+          try SQLiteConversationStore.apply(writes, in: db)
+          return .commit
+        }
+        return .success(())
+      } catch {
+        // SQLite may abandon the whole transaction on some errors (I/O, full disk): then no
+        // turn of the group may be reported committed.
+        guard db.isInsideTransaction else { throw error }
+        return .failure(error)
+      }
     }
   }
 }

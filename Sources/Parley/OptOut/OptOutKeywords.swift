@@ -107,9 +107,7 @@ public struct ConsentRevocationDetector: Sendable {
       }
     }
     if text.last != UInt8(ascii: " ") { text.append(UInt8(ascii: " ")) }
-    return phrases.first { phrase in
-      Self.contains(text, Array(" \(phrase) ".utf8))
-    }
+    return phrases.first { text.contains(Array(" \($0) ".utf8)) }
   }
 
   private static func isWordScalar(_ scalar: Unicode.Scalar) -> Bool {
@@ -117,14 +115,5 @@ public struct ConsentRevocationDetector: Sendable {
     case "a"..."z", "0"..."9", "'": true
     default: false
     }
-  }
-
-  private static func contains(_ text: [UInt8], _ needle: [UInt8]) -> Bool {
-    guard needle.count <= text.count else { return false }
-    for start in 0...(text.count - needle.count)
-    where text[start] == needle[0] && text[start..<(start + needle.count)].elementsEqual(needle) {
-      return true
-    }
-    return false
   }
 }
