@@ -6,7 +6,8 @@ public import Parley
 ///
 /// Turns that commit while the writer is busy share one SQLite transaction (group commit), each
 /// in its own savepoint; with ``SQLiteDurability/full`` the transaction is fsync'd before any of
-/// their ``commit(_:)`` calls returns. Expired rows are found through an index on `expires_at`.
+/// their ``commit(_:)`` calls returns. Likewise the snapshots asked for while a reader is busy are
+/// read together, in one read transaction. Expired rows are found through an index on `expires_at`.
 ///
 /// ```swift
 /// let database = try SQLiteDatabase(path: "parley.sqlite")
@@ -16,11 +17,20 @@ public struct SQLiteConversationStore: ConversationStore {
   /// The database.
   public let database: SQLiteDatabase
   private let committer: GroupCommitter
+  private let reader: DatabaseBatcher<SnapshotRequest, TurnSnapshot>
 
   /// Creates a store on an open database.
   public init(database: SQLiteDatabase) {
     self.database = database
     self.committer = GroupCommitter(database: database)
+    let pool = database.pool
+    // Each read on its own would take two hops through GRDB's dispatch queues (the reader pool's,
+    // then the reader's) and restart a read transaction whose page cache every commit empties.
+    self.reader = DatabaseBatcher(
+      access: { body in pool.asyncRead(body) },
+      process: { requests, db in
+        requests.map { request in Result { try Self.read(request, in: db) } }
+      })
   }
 
   /// How many turns this store has committed, in how many transactions.
@@ -32,26 +42,28 @@ public struct SQLiteConversationStore: ConversationStore {
   }
 
   public func snapshot(_ request: SnapshotRequest) async throws -> TurnSnapshot {
-    try await database.pool.read { db in
-      // Cached statements: every turn runs these, so they are prepared once per connection.
-      var snapshot = TurnSnapshot()
-      snapshot.session = try SessionRow.fetchOne(
-        db.cachedStatement(sql: "SELECT * FROM parley_session WHERE conversation_key = ?"),
-        arguments: [request.key.rawValue]
-      )?.record
-      if let messageSid = request.messageSid {
-        snapshot.replay = try ProcessedMessageRow.fetchOne(
-          db.cachedStatement(
-            sql: "SELECT * FROM parley_processed_message WHERE message_sid = ? AND expires_at > ?"),
-          arguments: [messageSid, request.now.millisecondsSince1970]
-        )?.reply
-      }
-      if let subscriber = request.subscriber {
-        snapshot.optOuts = try Self.optOutRecords(
-          subscriber: subscriber, scopes: request.scopes, in: db)
-      }
-      return snapshot
+    try await reader.submit(request)
+  }
+
+  /// Reads one turn's snapshot inside an open read transaction.
+  static func read(_ request: SnapshotRequest, in db: Database) throws -> TurnSnapshot {
+    // Cached statements: every turn runs these, so they are prepared once per connection.
+    var snapshot = TurnSnapshot()
+    snapshot.session = try SessionRow.fetchOne(
+      db.cachedStatement(sql: "SELECT * FROM parley_session WHERE conversation_key = ?"),
+      arguments: [request.key.rawValue]
+    )?.record
+    if let messageSid = request.messageSid {
+      snapshot.replay = try ProcessedMessageRow.fetchOne(
+        db.cachedStatement(
+          sql: "SELECT * FROM parley_processed_message WHERE message_sid = ? AND expires_at > ?"),
+        arguments: [messageSid, request.now.millisecondsSince1970]
+      )?.reply
     }
+    if let subscriber = request.subscriber {
+      snapshot.optOuts = try optOutRecords(subscriber: subscriber, scopes: request.scopes, in: db)
+    }
+    return snapshot
   }
 
   public func commit(_ writes: TurnWrites) async throws {

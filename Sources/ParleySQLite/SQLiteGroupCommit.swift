@@ -1,6 +1,5 @@
 import GRDB
 import Parley
-import Synchronization
 
 /// Commits together the turns that arrive while SQLite's writer is busy: one transaction and one
 /// fsync for the group, each turn in a savepoint of its own.
@@ -15,55 +14,26 @@ import Synchronization
 /// told it committed before the group's `COMMIT` has returned, which under `synchronous=FULL` is
 /// after the fsync. If the group's transaction fails, every turn in it gets the error.
 final class GroupCommitter: Sendable {
-  private struct Pending {
-    var writes: TurnWrites
-    var continuation: CheckedContinuation<Void, any Error>
-  }
-
-  private struct State {
-    var pending: [Pending] = []
-    var scheduled = false
-    var statistics = SQLiteCommitStatistics()
-  }
-
-  private let database: SQLiteDatabase
-  private let state = Mutex(State())
+  private let batcher: DatabaseBatcher<TurnWrites, Void>
 
   init(database: SQLiteDatabase) {
-    self.database = database
+    let pool = database.pool
+    let durability = database.durability
+    batcher = DatabaseBatcher(
+      access: { body in pool.asyncWriteWithoutTransaction { db in body(.success(db)) } },
+      process: { group, db in Self.commit(group, durability: durability, in: db) })
   }
 
   /// How many turns and transactions so far.
-  var statistics: SQLiteCommitStatistics { state.withLock { $0.statistics } }
+  var statistics: SQLiteCommitStatistics {
+    let batches = batcher.statistics
+    return SQLiteCommitStatistics(
+      turns: batches.requests, transactions: batches.batches, largestGroup: batches.largestBatch)
+  }
 
   /// Commits `writes` with the group it joins; returns once that group is committed.
   func commit(_ writes: TurnWrites) async throws {
-    try await withCheckedThrowingContinuation {
-      (continuation: CheckedContinuation<Void, any Error>) in
-      let schedule = state.withLock { state in
-        state.pending.append(Pending(writes: writes, continuation: continuation))
-        defer { state.scheduled = true }
-        return !state.scheduled
-      }
-      // Not cancellable once queued: a cancelled turn must not interrupt the group it is in.
-      if schedule { database.pool.asyncWriteWithoutTransaction { db in self.drain(db) } }
-    }
-  }
-
-  /// Takes every pending turn and commits them as one group.
-  private func drain(_ db: Database) {
-    let group = state.withLock { state in
-      defer {
-        state.pending = []
-        state.scheduled = false
-      }
-      state.statistics.turns += state.pending.count
-      state.statistics.transactions += 1
-      state.statistics.largestGroup = max(state.statistics.largestGroup, state.pending.count)
-      return state.pending
-    }
-    let outcomes = Self.commit(group.map(\.writes), durability: database.durability, in: db)
-    for (turn, outcome) in zip(group, outcomes) { turn.continuation.resume(with: outcome) }
+    try await batcher.submit(writes)
   }
 
   /// Applies each turn in a savepoint of one transaction and commits it; returns each turn's

@@ -118,4 +118,59 @@ struct GroupCommitTests {
     #expect(stored.count == 50)
     #expect(Set(stored.map(\.key.rawValue)) == Set((0..<50).map { "key-\($0)" }))
   }
+
+  @Test func snapshotsAskedForWhileTheDatabaseIsBusyAreReadInOneBatch() async throws {
+    let database = try SQLiteDatabase(path: TemporaryDirectory.file("reads.sqlite"))
+    let pool = database.pool
+    try await pool.write { db in
+      try db.execute(sql: "CREATE TABLE word (id INTEGER PRIMARY KEY, text TEXT NOT NULL)")
+      try db.execute(sql: "INSERT INTO word VALUES (1, 'one'), (2, 'two'), (3, 'three')")
+    }
+    // The batcher on the writer, held as an fsync would hold it, so 30 requests queue up.
+    let batcher = DatabaseBatcher<Int, String>(
+      access: { body in pool.asyncWriteWithoutTransaction { db in body(.success(db)) } },
+      process: { ids, db in
+        ids.map { id in
+          Result {
+            guard
+              let text = try String.fetchOne(
+                db, sql: "SELECT text FROM word WHERE id = ?", arguments: [id])
+            else {
+              throw ConversationStoreError(.conflict, "no word \(id)")
+            }
+            return text
+          }
+        }
+      })
+    let release = DispatchSemaphore(value: 0)
+    pool.asyncWriteWithoutTransaction { _ in release.wait() }
+    let answers = await withTaskGroup(of: (Int, String).self) { group in
+      for index in 0..<30 {
+        group.addTask { (index, (try? await batcher.submit(index % 4)) ?? "error") }
+      }
+      group.addTask {
+        try? await Task.sleep(for: .milliseconds(300))
+        release.signal()
+        return (-1, "timer")
+      }
+      return await group.reduce(into: [Int: String]()) { $0[$1.0] = $1.1 }
+    }
+    // Each request got its own answer, the missing word 0 its own error.
+    for index in 0..<30 {
+      #expect(answers[index] == ["error", "one", "two", "three"][index % 4])
+    }
+    let statistics = batcher.statistics
+    #expect(statistics.requests == 30)
+    #expect(statistics.batches < 30)
+    #expect(statistics.largestBatch > 1)
+  }
+
+  @Test func aBatchWithoutAConnectionFailsEveryRequestInIt() async throws {
+    struct Unavailable: Error {}
+    let batcher = DatabaseBatcher<Int, Int>(
+      access: { body in DispatchQueue.global().async { body(.failure(Unavailable())) } },
+      process: { ids, _ in ids.map { .success($0) } })
+    await #expect(throws: Unavailable.self) { try await batcher.submit(1) }
+    #expect(batcher.statistics.requests == 1)
+  }
 }
