@@ -29,11 +29,31 @@ enum BenchServer {
   {
     var logger = Logger(label: "parley-bench")
     logger.logLevel = logLevel
+    let (app, store) = try await application(
+      store: kind, database: database, publicBaseURL: "http://127.0.0.1:\(port)", logger: logger)
+    let server = ParleyServer(
+      application: app, configuration: .init(host: "127.0.0.1", port: port), logger: logger)
+    var services: [any Service] = [server]
+    if let store { services.append(ConversationSweeper(store: store, logger: logger)) }
+    try await ServiceGroup(
+      services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger
+    ).run()
+  }
+
+  /// The app each Parley row serves, and its store (none for ``BenchStore/none``).
+  static func application(
+    store kind: BenchStore, database: String, publicBaseURL: String, logger: Logger
+  ) async throws -> (ParleyApplication, (any ConversationStore)?) {
+    let signature = try TwilioSignatureConfiguration(
+      authTokens: [Workload.authToken], publicBaseURL: publicBaseURL)
     let store: any ConversationStore
     switch kind {
     case .none:
-      try await runWithoutConversation(port: port, logger: logger)
-      return
+      // `ParleyServer` with the signature middleware and a fixed reply.
+      let app = ParleyApplication(
+        logger: logger, middleware: [SignatureMiddleware(configuration: signature)]
+      ) { _ in .message("Thanks for your message.") }
+      return (app, nil)
     case .memory: store = MemoryConversationStore()
     case .sqliteNormal: store = try SQLiteConversationStore(path: database, durability: .normal)
     case .sqliteFull: store = try SQLiteConversationStore(path: database, durability: .full)
@@ -48,33 +68,12 @@ enum BenchServer {
         try db.execute(sql: "PRAGMA wal_autocheckpoint = 0")
       }
     }
-    let signature = try TwilioSignatureConfiguration(
-      authTokens: [Workload.authToken], publicBaseURL: "http://127.0.0.1:\(port)")
     let survey = DialogRunner(SurveyDialog())
     let app = ParleyApplication.conversational(
       store: store, signature: .validate(signature), secrets: .random(),
       state: DialogSession<SurveyAnswers>.self,
       optOut: .enabled(OptOutConfiguration(helpText: "Parley survey. Reply STOP to opt out.")),
       logger: logger, handler: survey.respond)
-    let server = ParleyServer(
-      application: app, configuration: .init(host: "127.0.0.1", port: port), logger: logger)
-    let group = ServiceGroup(
-      services: [server, ConversationSweeper(store: store, logger: logger)],
-      gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
-    try await group.run()
-  }
-
-  /// `ParleyServer` with the signature middleware and a fixed reply.
-  static func runWithoutConversation(port: Int, logger: Logger) async throws {
-    let signature = try TwilioSignatureConfiguration(
-      authTokens: [Workload.authToken], publicBaseURL: "http://127.0.0.1:\(port)")
-    let app = ParleyApplication(
-      logger: logger, middleware: [SignatureMiddleware(configuration: signature)]
-    ) { _ in .message("Thanks for your message.") }
-    let server = ParleyServer(
-      application: app, configuration: .init(host: "127.0.0.1", port: port), logger: logger)
-    try await ServiceGroup(
-      services: [server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger
-    ).run()
+    return (app, store)
   }
 }

@@ -25,7 +25,8 @@ enum ParleyBenchMain {
 struct ParleyBench: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "ParleyBench", abstract: "Parley's benchmarks.",
-    subcommands: [Run.self, Serve.self, Requests.self, Seed.self], defaultSubcommand: Run.self)
+    subcommands: [Run.self, Serve.self, Pipeline.self, Requests.self, Seed.self],
+    defaultSubcommand: Run.self)
 }
 
 /// The rows `run` knows.

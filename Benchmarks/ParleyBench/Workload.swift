@@ -34,23 +34,31 @@ enum Workload {
     number((index * 199) % numberSpace)
   }
 
-  /// Writes `count` requests as lines of `signature<TAB>body`, signed for `url`: request `j`
-  /// comes from sender `j % senders`, so each sender's messages are spread through the run.
-  /// Another `seed` gives other MessageSids (the soak's later segments).
-  static func writeRequests(
-    count: Int, senders: Int, url: String, to path: String, seed: UInt64 = 0x5EED
-  ) throws {
+  /// `count` signed webhooks for `url`: webhook `j` comes from sender `j % senders`, so each
+  /// sender's messages are spread through the run. Another `seed` gives other MessageSids.
+  static func webhooks(count: Int, senders: Int, url: String, seed: UInt64 = 0x5EED)
+    -> [(signature: String, body: String)]
+  {
     var generator = SplitMix64(seed: seed)
-    var output = ""
-    output.reserveCapacity(count * 480)
-    for index in 0..<count {
+    return (0..<count).map { index in
       let form = TwilioWebhookForm.inbound(
         from: sender(index % senders, of: senders), to: to,
         body: bodies[(index / senders) % bodies.count],
         messageSid: TwilioWebhookForm.sid("SM", using: &generator), accountSid: accountSid)
       let signature = TwilioSignature.compute(
         url: url, parameters: form.pairs, secret: authToken)
-      output += signature + "\t" + form.encoded + "\n"
+      return (signature, form.encoded)
+    }
+  }
+
+  /// Writes ``webhooks(count:senders:url:seed:)`` as lines of `signature<TAB>body` for wrk.
+  static func writeRequests(
+    count: Int, senders: Int, url: String, to path: String, seed: UInt64 = 0x5EED
+  ) throws {
+    var output = ""
+    output.reserveCapacity(count * 480)
+    for webhook in webhooks(count: count, senders: senders, url: url, seed: seed) {
+      output += webhook.signature + "\t" + webhook.body + "\n"
     }
     try output.write(toFile: path, atomically: true, encoding: .utf8)
   }
