@@ -94,15 +94,18 @@ public struct ConversationMiddleware: MessagingMiddleware {
     let transaction = TurnTransaction(key: key, now: now, snapshot: snapshot)
     var inner = turn
     inner.values[TurnTransactionKey.self] = transaction
-    let reply = try await next(inner)
+    var reply = try await next(inner)
     let committedAt = clock.now
     var writes = TurnWrites(
       key: key, now: committedAt, session: transaction.sessionWrite,
       optOutEvents: transaction.optOutEvents)
     if let messageSid {
+      let stored = reply.stored
       writes.dedupe = DedupeRecord(
-        messageSid: messageSid, key: key, reply: reply.stored, createdAt: committedAt,
+        messageSid: messageSid, key: key, reply: stored, createdAt: committedAt,
         expiresAt: committedAt.advanced(by: configuration.dedupeWindow))
+      // The reply as recorded, rendered once: the first answer and a retry's are the same bytes.
+      reply = Reply(stored: stored)
     }
     do {
       if !writes.isEmpty { try await store.commit(writes) }
