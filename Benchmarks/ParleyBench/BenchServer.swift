@@ -58,14 +58,15 @@ enum BenchServer {
     case .sqliteNormal: store = try SQLiteConversationStore(path: database, durability: .normal)
     case .sqliteFull: store = try SQLiteConversationStore(path: database, durability: .full)
     }
-    // An experiment, not a setting to copy: PARLEY_BENCH_NO_AUTOCHECKPOINT=1 turns SQLite's WAL
-    // auto-checkpoints off (the WAL then grows without bound), to show what the checkpoints run
-    // inside a group's COMMIT cost with 1,000,000 stored conversations.
+    // An experiment, not a setting to copy (`run --compare-wal-autocheckpoint PAGES`): SQLite's
+    // WAL auto-checkpoint at another size (0 turns it off and the WAL grows without bound), to
+    // show what the checkpoints run inside a group's COMMIT cost.
     if let sqlite = store as? SQLiteConversationStore,
-      ProcessInfo.processInfo.environment["PARLEY_BENCH_NO_AUTOCHECKPOINT"] == "1"
+      let pages = ProcessInfo.processInfo.environment["PARLEY_BENCH_WAL_AUTOCHECKPOINT"]
+        .flatMap({ Int($0) })
     {
       try await sqlite.database.pool.writeWithoutTransaction { db in
-        try db.execute(sql: "PRAGMA wal_autocheckpoint = 0")
+        try db.execute(sql: "PRAGMA wal_autocheckpoint = \(pages)")
       }
     }
     let survey = DialogRunner(SurveyDialog())

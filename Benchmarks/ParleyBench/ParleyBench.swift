@@ -70,6 +70,11 @@ extension ParleyBench {
     var compareBinary: String?
     @Flag(help: "Also run each Parley row with Swift concurrency's jobs on NIO's event loops.")
     var comparePools = false
+    @Option(
+      help: ArgumentHelp(
+        "Also run each SQLite row with SQLite's WAL auto-checkpoint at this many pages (0: off, the WAL then grows without bound; SQLite's default is 1000). Repeatable.",
+        valueName: "pages"))
+    var compareWalAutocheckpoint: [Int] = []
     @Option(help: "Scratch folder (databases, request files, server logs).")
     var workDirectory = "/tmp/parley-bench"
 
@@ -110,6 +115,15 @@ extension ParleyBench {
       if comparePools {
         benchRows += twins(of: kinds, seedFile: seedFile, named: "jobs on event loops") {
           $0.environment["PARLEY_BENCH_EVENT_LOOPS"] = "1"
+        }
+      }
+      for pages in compareWalAutocheckpoint {
+        benchRows += twins(
+          of: kinds.filter { [.sqliteFull, .sqliteNormal, .stored, .storedNormal].contains($0) },
+          seedFile: seedFile,
+          named: "WAL auto-checkpoint \(pages) pages"
+        ) {
+          $0.environment["PARLEY_BENCH_WAL_AUTOCHECKPOINT"] = String(pages)
         }
       }
       let runner = Runner(

