@@ -109,11 +109,11 @@ struct OptOutRow: FetchableRecord, TableRecord {
   var eventSequence: Int64
 
   init(row: Row) throws {
-    scope = row["scope"]
-    subscriber = row["subscriber"]
-    optedOut = row["opted_out"]
-    updatedAt = row["updated_at"]
-    eventSequence = row["event_sequence"]
+    scope = try row.decode(forColumn: "scope")
+    subscriber = try row.decode(forColumn: "subscriber")
+    optedOut = try row.decode(forColumn: "opted_out")
+    updatedAt = try row.decode(forColumn: "updated_at")
+    eventSequence = try row.decode(forColumn: "event_sequence")
   }
 
   var record: OptOutRecord? {

@@ -223,13 +223,13 @@ struct SessionRow: FetchableRecord, TableRecord {
   var expiresAt: Int64
 
   init(row: Row) throws {
-    conversationKey = row["conversation_key"]
-    sessionID = row["session_id"]
-    generation = row["generation"]
-    data = row["data"]
-    createdAt = row["created_at"]
-    updatedAt = row["updated_at"]
-    expiresAt = row["expires_at"]
+    conversationKey = try row.decode(forColumn: "conversation_key")
+    sessionID = try row.decode(forColumn: "session_id")
+    generation = try row.decode(forColumn: "generation")
+    data = try row.decode(forColumn: "data")
+    createdAt = try row.decode(forColumn: "created_at")
+    updatedAt = try row.decode(forColumn: "updated_at")
+    expiresAt = try row.decode(forColumn: "expires_at")
   }
 
   func insert(_ db: Database) throws {
@@ -289,13 +289,13 @@ struct ProcessedMessageRow: FetchableRecord, TableRecord {
   }
 
   init(row: Row) throws {
-    messageSid = row["message_sid"]
-    conversationKey = row["conversation_key"]
-    contentType = row["content_type"]
-    body = row["body"]
-    headerFields = row["header_fields"]
-    createdAt = row["created_at"]
-    expiresAt = row["expires_at"]
+    messageSid = try row.decode(forColumn: "message_sid")
+    conversationKey = try row.decode(forColumn: "conversation_key")
+    contentType = try row.decode(forColumn: "content_type")
+    body = try row.decode(forColumn: "body")
+    headerFields = try row.decode(forColumn: "header_fields")
+    createdAt = try row.decode(forColumn: "created_at")
+    expiresAt = try row.decode(forColumn: "expires_at")
   }
 
   func insert(_ db: Database) throws {

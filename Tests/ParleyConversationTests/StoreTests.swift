@@ -56,6 +56,27 @@ struct SQLiteStoreTests {
     #expect(synchronous == 1)
   }
 
+  @Test func aCorruptedSessionFailsOnlyItsOwnConversation() async throws {
+    let store = try SQLiteConversationStore(path: TemporaryDirectory.file("corrupt.sqlite"))
+    let clock = ManualClock()
+    let client = counterApp(store: store, clock: clock)
+    let bob = "+16175550999"
+    _ = await client.send("hi", from: alice, to: number)
+    _ = await client.send("hi", from: bob, to: number)
+    // Text where an integer belongs (SQLite keeps it: the column has affinity, not a type).
+    try await store.database.pool.write { db in
+      try db.execute(
+        sql: "UPDATE parley_session SET generation = 'two' WHERE conversation_key LIKE ?",
+        arguments: ["\(alice)%"])
+    }
+    let broken = await client.send("hi", from: alice, to: number)
+    #expect(broken.status == .internalServerError)
+    #expect(
+      await client.send("hi", from: bob, to: number).texts == [
+        "Hello, thanks for message number 2"
+      ])
+  }
+
   @Test func theWriterCheckpointsTheLogAtTheConfiguredSize() throws {
     /// Frames in the write-ahead log after 100 commits of a row each.
     func logFrames(_ database: SQLiteDatabase) throws -> Int {
