@@ -113,7 +113,7 @@ public struct SQLiteConversationStore: ConversationStore {
       do {
         try ProcessedMessageRow(dedupe).insert(db)
       } catch let error as DatabaseError
-        where error.extendedResultCode == .SQLITE_CONSTRAINT_PRIMARYKEY
+        where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE
       {
         throw ConversationStoreError(.duplicateMessage)
       }
@@ -183,8 +183,8 @@ public struct SQLiteConversationStore: ConversationStore {
       let sessions = db.changesCount
       try db.execute(
         sql: """
-          DELETE FROM parley_processed_message WHERE message_sid IN (
-            SELECT message_sid FROM parley_processed_message WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)
+          DELETE FROM parley_processed_message WHERE sequence IN (
+            SELECT sequence FROM parley_processed_message WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)
           """,
         arguments: [cutoff, limit])
       return SweepResult(sessions: sessions, dedupeRecords: db.changesCount)

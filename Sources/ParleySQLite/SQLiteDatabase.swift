@@ -115,6 +115,33 @@ public struct SQLiteDatabase: Sendable {
           CREATE INDEX parley_opt_out_subscriber ON parley_opt_out (subscriber);
           """)
     }
+    migrator.registerMigration("v3 processed messages in arrival order") { db in
+      // Keyed by the random MessageSid, each dedupe record went into a random page of a big
+      // table: a dirty page per turn, and with a million records a working set too large for any
+      // cache. In arrival order the records of a group of turns share the last pages; only the
+      // small MessageSid index takes a random page.
+      try db.execute(
+        sql: """
+          CREATE TABLE parley_processed_message_v3 (
+            sequence INTEGER PRIMARY KEY,
+            message_sid TEXT NOT NULL UNIQUE CHECK (length(message_sid) > 0),
+            conversation_key TEXT NOT NULL,
+            content_type TEXT NOT NULL,
+            body TEXT NOT NULL,
+            header_fields TEXT NOT NULL CHECK (json_valid(header_fields)),
+            created_at INTEGER NOT NULL,
+            expires_at INTEGER NOT NULL
+          );
+          INSERT INTO parley_processed_message_v3
+            (message_sid, conversation_key, content_type, body, header_fields, created_at, expires_at)
+          SELECT message_sid, conversation_key, content_type, body, header_fields, created_at,
+            expires_at
+          FROM parley_processed_message ORDER BY created_at, message_sid;
+          DROP TABLE parley_processed_message;
+          ALTER TABLE parley_processed_message_v3 RENAME TO parley_processed_message;
+          CREATE INDEX parley_processed_message_expiry ON parley_processed_message (expires_at);
+          """)
+    }
     return migrator
   }
 }

@@ -48,7 +48,10 @@ struct SQLiteStoreTests {
       #expect(try Int.fetchOne(db, sql: "PRAGMA synchronous") == 2)  // FULL
       let migrations = try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations")
       #expect(
-        migrations == ["v1 sessions and processed messages", "v2 opt-outs and their audit trail"])
+        migrations == [
+          "v1 sessions and processed messages", "v2 opt-outs and their audit trail",
+          "v3 processed messages in arrival order",
+        ])
     }
     let normal = try SQLiteDatabase(
       path: TemporaryDirectory.file("normal.sqlite"), durability: .normal)
@@ -104,7 +107,7 @@ struct SQLiteStoreTests {
     let database = try SQLiteDatabase(path: TemporaryDirectory.file("plan.sqlite"))
     try database.pool.read { db in
       for (table, key) in [
-        ("parley_session", "conversation_key"), ("parley_processed_message", "message_sid"),
+        ("parley_session", "conversation_key"), ("parley_processed_message", "sequence"),
       ] {
         let plan = try Row.fetchAll(
           db,
