@@ -7,8 +7,8 @@ import Synchronization
 /// A request joins the pending batch and waits. The first request of a batch schedules one access;
 /// when the connection reaches it (after the batch before), it takes every request pending at that
 /// moment. There is no timer: an idle store serves a lone request at once, and a busy one shares
-/// each access among all the requests that queued behind the previous one. At most one batch is
-/// scheduled or running at a time.
+/// each access among all the requests that queued behind the previous one. At most one access is
+/// waiting for the connection at a time; the requests that arrive meanwhile join it.
 ///
 /// Each request keeps its own outcome (`process` returns one result per request, in order).
 /// A request is not cancellable once queued: cancelling it must not disturb the batch it is in.
