@@ -35,6 +35,9 @@ enum RowKind: String, CaseIterable, ExpressibleByArgument {
   case sqliteNormal = "sqlite-normal"
   case sqliteFull = "sqlite-full"
   case flask
+  /// The Flask tutorial under gunicorn's threaded workers, which keep connections alive (the sync
+  /// workers of the `flask` row close each one).
+  case flaskThreads = "flask-gthread"
   /// Parley's server with the signature check and a fixed reply: no conversation, no store.
   case signatureOnly = "signature-only"
   /// The fsync'd SQLite row with `--stored` conversations already in the store.
@@ -153,7 +156,7 @@ extension ParleyBench {
       of kinds: [RowKind], seedFile: String, named name: String,
       _ change: (inout BenchRow) -> Void
     ) -> [BenchRow] {
-      kinds.filter { ![.bare, .flask].contains($0) }.map { kind in
+      kinds.filter { ![.bare, .flask, .flaskThreads].contains($0) }.map { kind in
         var twin = row(kind, seedFile: seedFile)
         twin.name += " (\(name))"
         change(&twin)
@@ -195,14 +198,15 @@ extension ParleyBench {
           name: "Parley, SQLite NORMAL, \(stored) stored",
           command: serve + ["--store", "sqlite-normal", "--database", database],
           copy: (seedFile, database))
-      case .flask:
+      case .flask, .flaskThreads:
         let cores = sysconf(Int32(_SC_NPROCESSORS_ONLN))
+        let threads = kind == .flaskThreads ? ["--worker-class", "gthread", "--threads", "8"] : []
         return BenchRow(
-          name: "Flask tutorial, gunicorn -w \(cores)",
+          name: "Flask tutorial, gunicorn -w \(cores)" + (kind == .flaskThreads ? " gthread" : ""),
           command: [
             "\(pythonEnvironment)/bin/gunicorn", "--workers", String(cores), "--bind",
-            "127.0.0.1:\(port)", "--chdir", benchmarks, "flask_app:app",
-          ],
+            "127.0.0.1:\(port)", "--chdir", benchmarks,
+          ] + threads + ["flask_app:app"],
           environment: ["TWILIO_AUTH_TOKEN": Workload.authToken])
       }
     }
@@ -219,6 +223,7 @@ extension ParleyBench {
       print("")
       say("fsync'd Parley / bare SwiftNIO", .sqliteFull, .bare)
       say("fsync'd Parley / Flask tutorial", .sqliteFull, .flask)
+      say("fsync'd Parley / Flask tutorial, gthread workers", .sqliteFull, .flaskThreads)
       say("fsync'd Parley / synchronous=NORMAL", .sqliteFull, .sqliteNormal)
       say("fsync'd Parley with \(stored) stored / empty", .stored, .sqliteFull)
       say("NORMAL Parley with \(stored) stored / empty", .storedNormal, .sqliteNormal)
