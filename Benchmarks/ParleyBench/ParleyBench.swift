@@ -44,6 +44,11 @@ enum RowKind: String, CaseIterable, ExpressibleByArgument {
   case stored = "sqlite-full-stored"
   /// The `synchronous=NORMAL` row with `--stored` conversations already in the store.
   case storedNormal = "sqlite-normal-stored"
+
+  /// Whether the row runs Parley (the rows `--compare-*` runs again).
+  var isParley: Bool { ![.bare, .flask, .flaskThreads].contains(self) }
+  /// Whether the row runs Parley on SQLite.
+  var usesSQLite: Bool { [.sqliteFull, .sqliteNormal, .stored, .storedNormal].contains(self) }
 }
 
 extension ParleyBench {
@@ -122,8 +127,7 @@ extension ParleyBench {
       }
       for pages in compareWalAutocheckpoint {
         benchRows += twins(
-          of: kinds.filter { [.sqliteFull, .sqliteNormal, .stored, .storedNormal].contains($0) },
-          seedFile: seedFile,
+          of: kinds.filter(\.usesSQLite), seedFile: seedFile,
           named: "WAL auto-checkpoint \(pages) pages"
         ) {
           $0.environment["PARLEY_BENCH_WAL_AUTOCHECKPOINT"] = String(pages)
@@ -156,7 +160,7 @@ extension ParleyBench {
       of kinds: [RowKind], seedFile: String, named name: String,
       _ change: (inout BenchRow) -> Void
     ) -> [BenchRow] {
-      kinds.filter { ![.bare, .flask, .flaskThreads].contains($0) }.map { kind in
+      kinds.filter(\.isParley).map { kind in
         var twin = row(kind, seedFile: seedFile)
         twin.name += " (\(name))"
         change(&twin)

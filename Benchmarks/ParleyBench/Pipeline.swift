@@ -29,13 +29,15 @@ extension ParleyBench {
       }
       try FileManager.default.createDirectory(
         atPath: workDirectory, withIntermediateDirectories: true)
-      let base = "http://127.0.0.1:8089"
+      // Signed for this address, never connected to: no socket is opened.
+      let authority = "127.0.0.1:8089"
+      let base = "http://\(authority)"
       // Every run gets webhooks of its own (distinct MessageSids), one more set warms up.
       let webhooks = Workload.webhooks(
         count: turns * (repeats + 1), senders: senders, url: base + "/sms"
       ).map { webhook in
         var head = HTTPRequest(
-          method: .post, scheme: nil, authority: "127.0.0.1:8089", path: "/sms")
+          method: .post, scheme: nil, authority: authority, path: "/sms")
         head.headerFields[.contentType] = "application/x-www-form-urlencoded"
         head.headerFields[HTTPField.Name("X-Twilio-Signature")!] = webhook.signature
         return WebhookRequest(
@@ -81,7 +83,7 @@ extension ParleyBench {
     func drive(
       _ app: ParleyApplication, _ requests: ArraySlice<WebhookRequest>, concurrency: Int
     ) async throws -> (wall: Double, cpu: Double) {
-      let cpuBefore = processCPUSeconds()
+      let cpuBefore = ProcessTree.cpuSeconds(of: getpid())
       let clock = ContinuousClock()
       let started = clock.now
       try await withThrowingTaskGroup { group in
@@ -100,19 +102,8 @@ extension ParleyBench {
         }
         try await group.waitForAll()
       }
-      let wall = clock.now - started
-      return (
-        Double(wall.components.seconds) + Double(wall.components.attoseconds) / 1e18,
-        processCPUSeconds() - cpuBefore
-      )
+      let wall = (clock.now - started).timeInterval
+      return (wall, ProcessTree.cpuSeconds(of: getpid()) - cpuBefore)
     }
   }
-}
-
-/// User and system CPU time of this process so far.
-func processCPUSeconds() -> Double {
-  var usage = rusage()
-  getrusage(RUSAGE_SELF.rawValue, &usage)
-  return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
-    + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
 }

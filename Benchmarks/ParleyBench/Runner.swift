@@ -1,4 +1,5 @@
 import Foundation
+import Parley
 
 #if canImport(Glibc)
   import Glibc
@@ -89,7 +90,7 @@ struct Runner {
     let cpuAfter = ProcessTree.cpuSeconds(of: pid)
     guard server.isRunning else { throw BenchError("the server exited during the run") }
     var figures = try parse(line)
-    let wall = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    let wall = elapsed.timeInterval
     figures.cores = (cpuAfter - cpuBefore) / wall
     figures.peakMiB = ProcessTree.peakMiB(of: pid)
     return figures

@@ -6,8 +6,9 @@ public import Parley
 ///
 /// Turns that commit while the writer is busy share one SQLite transaction (group commit), each
 /// in its own savepoint; with ``SQLiteDurability/full`` the transaction is fsync'd before any of
-/// their ``commit(_:)`` calls returns. Likewise the snapshots asked for while the connection is busy
-/// are read together, in one read transaction. Expired rows are found through an index on `expires_at`.
+/// their ``commit(_:)`` calls returns. Likewise the snapshots asked for while the writer is busy
+/// are read together, in one read transaction on the writer's connection. Expired rows are found
+/// through an index on `expires_at`.
 ///
 /// ```swift
 /// let database = try SQLiteDatabase(path: "parley.sqlite")
@@ -17,7 +18,8 @@ public struct SQLiteConversationStore: ConversationStore {
   /// The database.
   public let database: SQLiteDatabase
   private let committer: GroupCommitter
-  private let reader: DatabaseBatcher<SnapshotRequest, TurnSnapshot>
+  /// Reads the turns' snapshots in batches, on the writer's connection.
+  private let snapshots: DatabaseBatcher<SnapshotRequest, TurnSnapshot>
 
   /// Creates a store on an open database.
   public init(database: SQLiteDatabase) {
@@ -28,7 +30,7 @@ public struct SQLiteConversationStore: ConversationStore {
     // reader pool took two hops through GRDB's dispatch queues, and its connection's page cache,
     // which every commit empties, had to be read again from the WAL. The writer's cache stays warm
     // (it made the changes), and in-process the fsync'd pipeline spends ~10% less CPU per turn.
-    self.reader = DatabaseBatcher(
+    self.snapshots = DatabaseBatcher(
       access: { body in
         pool.asyncWriteWithoutTransaction { db in
           do {
@@ -55,7 +57,7 @@ public struct SQLiteConversationStore: ConversationStore {
   }
 
   public func snapshot(_ request: SnapshotRequest) async throws -> TurnSnapshot {
-    try await reader.submit(request)
+    try await snapshots.submit(request)
   }
 
   /// Reads one turn's snapshot inside an open read transaction.
@@ -282,7 +284,7 @@ struct ProcessedMessageRow: FetchableRecord, TableRecord {
     conversationKey = record.key.rawValue
     contentType = record.reply.contentType
     body = record.reply.body
-    let json = try? JSONEncoder().encode(record.reply.headerFields)
+    let json = try? headerFieldsEncoder.encode(record.reply.headerFields)
     headerFields = json.map { String(decoding: $0, as: UTF8.self) } ?? "[]"
     createdAt = record.createdAt.millisecondsSince1970
     expiresAt = record.expiresAt.millisecondsSince1970
@@ -311,7 +313,13 @@ struct ProcessedMessageRow: FetchableRecord, TableRecord {
   }
 
   var reply: StoredReply {
-    let fields = (try? JSONDecoder().decode([[String]].self, from: Data(headerFields.utf8))) ?? []
+    let fields =
+      (try? headerFieldsDecoder.decode([[String]].self, from: Data(headerFields.utf8))) ?? []
     return StoredReply(contentType: contentType, body: body, headerFields: fields)
   }
 }
+
+// One coder for every turn's header fields (as SessionMiddleware has for session states): both
+// are thread-safe, and making a JSONEncoder per turn showed in the profile.
+private let headerFieldsEncoder = JSONEncoder()
+private let headerFieldsDecoder = JSONDecoder()
