@@ -66,6 +66,11 @@ struct SessionTests {
       "hi", from: alice, to: number, headerFields: [.cookie: "parley_session=%00<script>"])
     #expect(garbage.texts == ["Hello, thanks for message number 3"])
     #expect(log.contains("session cookie ignored", "parley.cookie", "malformed"))
+    // The turn's numbers are in every line, masked.
+    let line = try #require(log.lines.first { $0.message == "session cookie ignored" })
+    #expect(line.metadata["parley.from"] == Redaction.phoneNumber(alice))
+    #expect(line.metadata["parley.to"] == Redaction.phoneNumber(number))
+    #expect(!log.lines.contains { $0.rendered.contains(alice) || $0.rendered.contains(number) })
   }
 
   @Test(arguments: StoreKind.allCases)

@@ -103,5 +103,6 @@ struct InboundMessageTests {
     #expect(Redaction.phoneNumber("+14155551234") == "+14*******34")
     #expect(Redaction.phoneNumber("whatsapp:+447700900123") == "whatsapp:+44********23")
     #expect(Redaction.phoneNumber("123") == "***")
+    #expect(RedactedPhoneNumber("+14155551234").description == "+14*******34")
   }
 }

@@ -84,6 +84,21 @@ struct SignatureVectorTests {
         publicBaseURL: publicBaseURL))
   }
 
+  @Test func parametersAreSortedAndDeduplicatedByTheirBytesNotByCanonicalEquivalence() {
+    // "e" + U+0301 and "é" are equal as Swift strings, distinct as bytes (and to Python's set).
+    let decomposed = "e\u{301}"
+    let precomposed = "\u{e9}"
+    let payload = TwilioSignature.payload(
+      url: "https://h/sms",
+      parameters: pairs([
+        ["b", "1"], ["a", precomposed], ["a", decomposed], ["a", precomposed], ["a\u{301}", "x"],
+      ]))
+    let expected =
+      Array(("https://h/sms" + "a").utf8) + Array(decomposed.utf8)
+      + Array("a".utf8) + Array(precomposed.utf8) + Array("a\u{301}x".utf8) + Array("b1".utf8)
+    #expect(payload == expected)
+  }
+
   @Test func thereAreVectorsForEveryCase() {
     let vectors = Self.vectors.vectors
     #expect(vectors.count > 100)

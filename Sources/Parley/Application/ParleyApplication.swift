@@ -151,10 +151,13 @@ public struct ParleyApplication: Sendable {
         return try FormParameters(decoding: Array((request.query ?? "").utf8))
       }
       let contentType = request.head.headerFields[.contentType] ?? ""
-      let mediaType = contentType.split(separator: ";", maxSplits: 1).first.map {
-        $0.trimmingCharacters(in: " \t").lowercased()
-      }
-      guard mediaType == "application/x-www-form-urlencoded" else {
+      // Twilio sends exactly this; anything else is parsed (parameters, case, spaces).
+      let isForm =
+        contentType == "application/x-www-form-urlencoded"
+        || contentType.split(separator: ";", maxSplits: 1).first.map {
+          $0.trimmingCharacters(in: " \t").lowercased()
+        } == "application/x-www-form-urlencoded"
+      guard isForm else {
         throw WebhookError(
           .unsupportedContentType,
           "unsupported Content-Type; send application/x-www-form-urlencoded")
@@ -174,9 +177,9 @@ public struct ParleyApplication: Sendable {
     var logger = self.logger
     // One assignment: a handler such as StreamLogHandler re-renders its metadata on each change.
     var metadata = logger.handler.metadata
-    metadata["parley.message_sid"] = "\(message.messageSid ?? "-")"
-    metadata["parley.from"] = "\(Redaction.phoneNumber(message.from))"
-    metadata["parley.to"] = "\(Redaction.phoneNumber(message.to))"
+    metadata["parley.message_sid"] = .string(message.messageSid ?? "-")
+    metadata["parley.from"] = .stringConvertible(RedactedPhoneNumber(message.from))
+    metadata["parley.to"] = .stringConvertible(RedactedPhoneNumber(message.to))
     logger.handler.metadata = metadata
     let turn = Turn(message: message, request: request, logger: logger)
     do {

@@ -23,3 +23,22 @@ public enum Redaction {
       + String(characters[(characters.count - 2)...])
   }
 }
+
+/// A phone number that masks itself (``Redaction/phoneNumber(_:)``) only when a log line prints
+/// it: as `Logger.MetadataValue.stringConvertible(_:)`, a turn's metadata costs nothing unless a
+/// handler renders it.
+///
+/// ```swift
+/// logger[metadataKey: "parley.from"] = .stringConvertible(RedactedPhoneNumber(message.from))
+/// ```
+public struct RedactedPhoneNumber: CustomStringConvertible, Sendable, Hashable {
+  private let number: String
+
+  /// Wraps a phone number or channel address.
+  public init(_ number: String) {
+    self.number = number
+  }
+
+  /// The masked number.
+  public var description: String { Redaction.phoneNumber(number) }
+}

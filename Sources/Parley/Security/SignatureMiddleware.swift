@@ -57,10 +57,14 @@ public struct WebhookSecurityError: Error, Sendable, Hashable, CustomStringConve
 public struct SignatureMiddleware: MessagingMiddleware {
   /// Secrets and URL settings.
   public let configuration: TwilioSignatureConfiguration
+  /// The public base URL's variants (``TwilioSignature/urlVariants(_:)``), worked out once: a
+  /// request's URL is the base and its target, and only the base's port varies.
+  private let baseURLVariants: [String]?
 
   /// Creates the middleware.
   public init(configuration: TwilioSignatureConfiguration) {
     self.configuration = configuration
+    self.baseURLVariants = configuration.publicBaseURL.map(TwilioSignature.urlVariants)
   }
 
   static let signatureHeader = HTTPField.Name("X-Twilio-Signature")!
@@ -108,7 +112,6 @@ public struct SignatureMiddleware: MessagingMiddleware {
     }
     guard !secrets.isEmpty else { return .invalid(reason: "no secret for this algorithm") }
 
-    let url = requestURL(request)
     var parameters = formParameters.pairs
     let contentType = fields[.contentType]?.lowercased() ?? ""
     if contentType.hasPrefix("application/json") || request.head.method == .get {
@@ -126,9 +129,16 @@ public struct SignatureMiddleware: MessagingMiddleware {
         return .invalid(reason: "body does not match bodySHA256")
       }
     }
+    let target = request.head.path ?? "/"
+    let variants: [String]
+    if let baseURLVariants, target.hasPrefix("/") || target.hasPrefix("?") {
+      variants = baseURLVariants.map { $0 + target }
+    } else {
+      variants = TwilioSignature.urlVariants(requestURL(request))
+    }
     guard
       TwilioSignature.isValid(
-        signature: signature, url: url, parameters: parameters, secrets: secrets,
+        signature: signature, urlVariants: variants, parameters: parameters, secrets: secrets,
         algorithm: algorithm)
     else { return .invalid(reason: "signature does not match") }
     return .valid

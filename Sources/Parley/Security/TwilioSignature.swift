@@ -29,22 +29,39 @@ public enum TwilioSignature {
   /// values (sorted), sorted and deduplicated by code point as Python's `sorted(set(...))` does
   /// (not by Swift's canonical-equivalence `String` ordering).
   static func signedParameters(_ parameters: [FormParameters.Parameter]) -> [UInt8] {
-    var pairs = parameters.map { (name: Array($0.name.utf8), value: Array($0.value.utf8)) }
-    pairs.sort { left, right in
-      left.name == right.name
-        ? left.value.lexicographicallyPrecedes(right.value)
-        : left.name.lexicographicallyPrecedes(right.name)
+    // Compared as UTF-8 bytes in place (`==` on `String` is canonical equivalence, not bytes).
+    let pairs = parameters.sorted { left, right in
+      let names = compareUTF8(left.name, right.name)
+      return names == 0 ? compareUTF8(left.value, right.value) < 0 : names < 0
     }
     var bytes: [UInt8] = []
-    bytes.reserveCapacity(pairs.reduce(0) { $0 + $1.name.count + $1.value.count })
-    var previous: (name: [UInt8], value: [UInt8])?
+    bytes.reserveCapacity(pairs.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count })
+    var previous: FormParameters.Parameter?
     for pair in pairs {
-      if let previous, previous.name == pair.name, previous.value == pair.value { continue }
-      bytes += pair.name
-      bytes += pair.value
+      if let previous, compareUTF8(previous.name, pair.name) == 0,
+        compareUTF8(previous.value, pair.value) == 0
+      {
+        continue
+      }
+      bytes += pair.name.utf8
+      bytes += pair.value.utf8
       previous = pair
     }
     return bytes
+  }
+
+  /// Compares two strings' UTF-8 bytes: negative, zero or positive, as `memcmp` does.
+  static func compareUTF8(_ left: String, _ right: String) -> Int {
+    var left = left
+    var right = right
+    return left.withUTF8 { left in
+      right.withUTF8 { right in
+        for index in 0..<min(left.count, right.count) where left[index] != right[index] {
+          return Int(left[index]) - Int(right[index])
+        }
+        return left.count - right.count
+      }
+    }
   }
 
   /// The base64 signature of `url` and `parameters` with `secret`.
@@ -69,27 +86,51 @@ public enum TwilioSignature {
     signature: String, url: String, parameters: [FormParameters.Parameter], secrets: [String],
     algorithm: TwilioSignatureAlgorithm
   ) -> Bool {
+    isValid(
+      signature: signature, urlVariants: urlVariants(url), parameters: parameters,
+      secrets: secrets, algorithm: algorithm)
+  }
+
+  /// ``isValid(signature:url:parameters:secrets:algorithm:)`` for a URL's variants already
+  /// worked out.
+  static func isValid(
+    signature: String, urlVariants variants: [String], parameters: [FormParameters.Parameter],
+    secrets: [String], algorithm: TwilioSignatureAlgorithm
+  ) -> Bool {
     guard let code = Data(base64Encoded: signature.trimmingASCIISpace()), !code.isEmpty else {
       return false
     }
-    var valid = false
     let signedParameters = signedParameters(parameters)
-    for candidate in urlVariants(url) {
-      let message = Array(candidate.utf8) + signedParameters
-      for secret in secrets {
-        let key = SymmetricKey(data: Array(secret.utf8))
-        // Every variant and secret is checked, so the time taken does not say which matched.
-        switch algorithm {
-        case .hmacSHA1:
-          valid =
-            HMAC<Insecure.SHA1>.isValidAuthenticationCode(code, authenticating: message, using: key)
-            || valid
-        case .hmacSHA256:
-          valid =
-            HMAC<SHA256>.isValidAuthenticationCode(code, authenticating: message, using: key)
-            || valid
-        }
+    var valid = false
+    for secret in secrets {
+      let key = SymmetricKey(data: Array(secret.utf8))
+      // Every variant and secret is checked, so the time taken does not say which matched.
+      switch algorithm {
+      case .hmacSHA1:
+        valid =
+          matches(code, HMAC<Insecure.SHA1>(key: key), variants, signedParameters) || valid
+      case .hmacSHA256:
+        valid = matches(code, HMAC<SHA256>(key: key), variants, signedParameters) || valid
       }
+    }
+    return valid
+  }
+
+  /// Whether `code` authenticates any of the URL `variants` followed by `signedParameters`,
+  /// each checked in constant time. `keyed` is the HMAC with its key already absorbed, copied for
+  /// each variant rather than keyed again.
+  private static func matches<H: HashFunction>(
+    _ code: Data, _ keyed: HMAC<H>, _ variants: [String], _ signedParameters: [UInt8]
+  ) -> Bool {
+    var valid = false
+    var message: [UInt8] = []
+    for variant in variants {
+      message.removeAll(keepingCapacity: true)
+      message += variant.utf8
+      message += signedParameters
+      var authenticator = keyed
+      authenticator.update(data: message)
+      valid = (authenticator.finalize() == code) || valid
     }
     return valid
   }

@@ -100,66 +100,108 @@ enum FormCoding {
   static func decode(_ bytes: some Collection<UInt8>) throws(FormDecodingError) -> [FormParameters
     .Parameter]
   {
+    let decoded: Result<[FormParameters.Parameter], FormDecodingError>? =
+      bytes.withContiguousStorageIfAvailable { buffer in
+        Result { () throws(FormDecodingError) in try decode(buffer) }
+      }
+    if let decoded { return try decoded.get() }
+    return try Array(bytes).withUnsafeBufferPointer { (buffer) throws(FormDecodingError) in
+      try decode(buffer)
+    }
+  }
+
+  /// One pass per pair over contiguous bytes: `&` ends a pair, its first `=` ends the name. A
+  /// field without `%` or `+` becomes a `String` straight from its bytes; only the others are
+  /// copied while decoding.
+  static func decode(_ bytes: UnsafeBufferPointer<UInt8>) throws(FormDecodingError)
+    -> [FormParameters
+    .Parameter]
+  {
     var pairs: [FormParameters.Parameter] = []
-    var name: String?
-    var buffer: [UInt8] = []
-    buffer.reserveCapacity(64)
-    var offset = 0
-    var fieldStart = 0
-    var iterator = bytes.makeIterator()
-
-    func finishField(_ start: Int) throws(FormDecodingError) -> String {
-      guard let text = String(validating: buffer, as: UTF8.self) else {
-        throw FormDecodingError(.invalidUTF8, offset: start)
+    var scratch: [UInt8] = []
+    var pairStart = 0
+    while pairStart <= bytes.count {
+      var pairEnd = pairStart
+      var equals: Int?
+      while pairEnd < bytes.count, bytes[pairEnd] != UInt8(ascii: "&") {
+        if equals == nil, bytes[pairEnd] == UInt8(ascii: "=") { equals = pairEnd }
+        pairEnd += 1
       }
-      buffer.removeAll(keepingCapacity: true)
-      return text
-    }
-
-    func hex(_ byte: UInt8) -> UInt8? {
-      switch byte {
-      case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-      case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-      case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-      default: nil
+      if let equals {
+        pairs.append(
+          .init(
+            name: try field(bytes, pairStart..<equals, &scratch),
+            value: try field(bytes, (equals + 1)..<pairEnd, &scratch)))
+      } else if pairEnd > pairStart {
+        pairs.append(.init(name: try field(bytes, pairStart..<pairEnd, &scratch), value: ""))
       }
-    }
-
-    func finishPair() throws(FormDecodingError) {
-      if let pairName = name {
-        pairs.append(.init(name: pairName, value: try finishField(fieldStart)))
-      } else if !buffer.isEmpty {
-        pairs.append(.init(name: try finishField(fieldStart), value: ""))
-      }
-      name = nil
       if pairs.count > maximumParameters {
-        throw FormDecodingError(.tooManyParameters, offset: offset)
+        throw FormDecodingError(.tooManyParameters, offset: pairEnd)
       }
+      pairStart = pairEnd + 1
     }
-
-    while let byte = iterator.next() {
-      switch byte {
-      case UInt8(ascii: "&"):
-        try finishPair()
-        fieldStart = offset + 1
-      case UInt8(ascii: "=") where name == nil:
-        name = try finishField(fieldStart)
-        fieldStart = offset + 1
-      case UInt8(ascii: "+"):
-        buffer.append(UInt8(ascii: " "))
-      case UInt8(ascii: "%"):
-        guard let high = iterator.next().flatMap(hex), let low = iterator.next().flatMap(hex) else {
-          throw FormDecodingError(.malformedPercentEncoding, offset: offset)
-        }
-        buffer.append(high << 4 | low)
-        offset += 2
-      default:
-        buffer.append(byte)
-      }
-      offset += 1
-    }
-    try finishPair()
     return pairs
+  }
+
+  /// Decodes one name or value: `+` becomes a space, `%XX` a byte; the result must be UTF-8.
+  private static func field(
+    _ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, _ scratch: inout [UInt8]
+  ) throws(FormDecodingError) -> String {
+    let raw = UnsafeBufferPointer(rebasing: bytes[range])
+    var plain = true
+    var ascii = true
+    for byte in raw {
+      if byte == UInt8(ascii: "%") || byte == UInt8(ascii: "+") { plain = false }
+      if byte >= 0x80 { ascii = false }
+    }
+    if plain {
+      return try text(raw, ascii: ascii, offset: range.lowerBound)
+    }
+    scratch.removeAll(keepingCapacity: true)
+    var index = range.lowerBound
+    while index < range.upperBound {
+      let byte = bytes[index]
+      switch byte {
+      case UInt8(ascii: "+"):
+        scratch.append(UInt8(ascii: " "))
+      case UInt8(ascii: "%"):
+        guard index + 2 < range.upperBound, let high = hex(bytes[index + 1]),
+          let low = hex(bytes[index + 2])
+        else {
+          throw FormDecodingError(.malformedPercentEncoding, offset: index)
+        }
+        scratch.append(high << 4 | low)
+        index += 2
+      default:
+        scratch.append(byte)
+      }
+      index += 1
+    }
+    return try scratch.withUnsafeBufferPointer { (decoded) throws(FormDecodingError) in
+      try text(decoded, ascii: !decoded.contains { $0 >= 0x80 }, offset: range.lowerBound)
+    }
+  }
+
+  /// `bytes` as a `String`, refusing invalid UTF-8. ASCII needs no validation:
+  /// `String(validating:)` is not specialized, and its generic metadata lookups cost more than
+  /// the rest of the decoding.
+  private static func text(_ bytes: UnsafeBufferPointer<UInt8>, ascii: Bool, offset: Int)
+    throws(FormDecodingError) -> String
+  {
+    if ascii { return String(decoding: bytes, as: UTF8.self) }
+    guard let text = String(validating: bytes, as: UTF8.self) else {
+      throw FormDecodingError(.invalidUTF8, offset: offset)
+    }
+    return text
+  }
+
+  private static func hex(_ byte: UInt8) -> UInt8? {
+    switch byte {
+    case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+    case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+    case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
+    default: nil
+    }
   }
 
   /// Characters left as they are: the unreserved set of RFC 3986 plus `*`, as HTML forms do.

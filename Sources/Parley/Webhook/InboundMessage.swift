@@ -93,43 +93,86 @@ public struct InboundMessage: Sendable, Hashable {
   /// - Throws: ``WebhookError`` when `From` or `To` is missing or empty, or `NumMedia` or
   ///   `NumSegments` is not a number.
   public init(parameters: FormParameters) throws(WebhookError) {
-    func required(_ name: String) throws(WebhookError) -> String {
-      guard let value = parameters[name]?.trimmingASCIISpace(), !value.isEmpty else {
+    // One pass over the pairs, keeping each name's first value (as `parameters[name]` does):
+    // looking up twenty names one by one compared every name twenty times over.
+    var from: String?
+    var to: String?
+    var messageSid: String?
+    var smsMessageSid: String?
+    var smsSid: String?
+    var accountSid: String?
+    var messagingServiceSid: String?
+    var body: String?
+    var numSegments: String?
+    var numMedia: String?
+    var smsStatus: String?
+    var apiVersion: String?
+    var fromLocation = Location()
+    var toLocation = Location()
+    var optOutType: String?
+    var hasMedia = false
+    func first(_ slot: inout String?, _ value: String) {
+      if slot == nil { slot = value }
+    }
+    for pair in parameters {
+      let value = pair.value
+      switch pair.name {
+      case "From": first(&from, value)
+      case "To": first(&to, value)
+      case "MessageSid": first(&messageSid, value)
+      case "SmsMessageSid": first(&smsMessageSid, value)
+      case "SmsSid": first(&smsSid, value)
+      case "AccountSid": first(&accountSid, value)
+      case "MessagingServiceSid": first(&messagingServiceSid, value)
+      case "Body": first(&body, value)
+      case "NumSegments": first(&numSegments, value)
+      case "NumMedia": first(&numMedia, value)
+      case "SmsStatus": first(&smsStatus, value)
+      case "ApiVersion": first(&apiVersion, value)
+      case "FromCity": first(&fromLocation.city, value)
+      case "FromState": first(&fromLocation.state, value)
+      case "FromZip": first(&fromLocation.zip, value)
+      case "FromCountry": first(&fromLocation.country, value)
+      case "ToCity": first(&toLocation.city, value)
+      case "ToState": first(&toLocation.state, value)
+      case "ToZip": first(&toLocation.zip, value)
+      case "ToCountry": first(&toLocation.country, value)
+      case "OptOutType": first(&optOutType, value)
+      default: if pair.name.hasPrefix("MediaUrl") { hasMedia = true }
+      }
+    }
+    func required(_ value: String?, _ name: String) throws(WebhookError) -> String {
+      guard let value = value?.trimmingASCIISpace(), !value.isEmpty else {
         throw WebhookError(.missingParameter, "missing required parameter \(name)")
       }
       return value
     }
-    func count(_ name: String) throws(WebhookError) -> Int? {
-      guard let text = parameters[name] else { return nil }
+    func count(_ text: String?, _ name: String) throws(WebhookError) -> Int? {
+      guard let text else { return nil }
       guard let number = Int(text.trimmingASCIISpace()), number >= 0 else {
         throw WebhookError(.invalidParameter, "parameter \(name) is not a count")
       }
       return number
     }
-    self.from = try required("From")
-    self.to = try required("To")
-    self.messageSid =
-      parameters["MessageSid"] ?? parameters["SmsMessageSid"] ?? parameters["SmsSid"]
-    self.accountSid = parameters["AccountSid"]
-    self.messagingServiceSid = parameters["MessagingServiceSid"].flatMap { $0.isEmpty ? nil : $0 }
-    self.body = parameters["Body"] ?? ""
-    self.numSegments = try count("NumSegments")
-    self.smsStatus = parameters["SmsStatus"]
-    self.apiVersion = parameters["ApiVersion"]
-    self.fromLocation = Location(
-      city: parameters["FromCity"], state: parameters["FromState"], zip: parameters["FromZip"],
-      country: parameters["FromCountry"])
-    self.toLocation = Location(
-      city: parameters["ToCity"], state: parameters["ToState"], zip: parameters["ToZip"],
-      country: parameters["ToCountry"])
-    self.optOutType = parameters["OptOutType"].flatMap {
-      $0.isEmpty ? nil : OptOutType(rawValue: $0)
-    }
-    let numMedia = min(try count("NumMedia") ?? 0, Self.maximumMedia)
+    self.from = try required(from, "From")
+    self.to = try required(to, "To")
+    self.messageSid = messageSid ?? smsMessageSid ?? smsSid
+    self.accountSid = accountSid
+    self.messagingServiceSid = messagingServiceSid.flatMap { $0.isEmpty ? nil : $0 }
+    self.body = body ?? ""
+    self.numSegments = try count(numSegments, "NumSegments")
+    self.smsStatus = smsStatus
+    self.apiVersion = apiVersion
+    self.fromLocation = fromLocation
+    self.toLocation = toLocation
+    self.optOutType = optOutType.flatMap { $0.isEmpty ? nil : OptOutType(rawValue: $0) }
+    let mediaCount = min(try count(numMedia, "NumMedia") ?? 0, Self.maximumMedia)
     var media: [Media] = []
-    for index in 0..<numMedia {
-      guard let url = parameters["MediaUrl\(index)"] else { continue }
-      media.append(Media(url: url, contentType: parameters["MediaContentType\(index)"]))
+    if hasMedia {
+      for index in 0..<mediaCount {
+        guard let url = parameters["MediaUrl\(index)"] else { continue }
+        media.append(Media(url: url, contentType: parameters["MediaContentType\(index)"]))
+      }
     }
     self.media = media
     self.parameters = parameters
