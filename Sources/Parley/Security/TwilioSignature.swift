@@ -29,38 +29,43 @@ public enum TwilioSignature {
   /// values (sorted), sorted and deduplicated by code point as Python's `sorted(set(...))` does
   /// (not by Swift's canonical-equivalence `String` ordering).
   static func signedParameters(_ parameters: [FormParameters.Parameter]) -> [UInt8] {
-    // Compared as UTF-8 bytes in place (`==` on `String` is canonical equivalence, not bytes).
-    let pairs = parameters.sorted { left, right in
-      let names = compareUTF8(left.name, right.name)
-      return names == 0 ? compareUTF8(left.value, right.value) < 0 : names < 0
+    // Every name and value is copied once into `flat`; the sort moves plain offsets and compares
+    // bytes (`==` on `String` is canonical equivalence, not bytes), with no reference counting.
+    var flat: [UInt8] = []
+    flat.reserveCapacity(parameters.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count })
+    var spans: [(start: Int, name: Int, value: Int)] = []
+    spans.reserveCapacity(parameters.count)
+    for parameter in parameters {
+      let start = flat.count
+      flat += parameter.name.utf8
+      let nameEnd = flat.count
+      flat += parameter.value.utf8
+      spans.append((start, nameEnd - start, flat.count - nameEnd))
     }
-    var bytes: [UInt8] = []
-    bytes.reserveCapacity(pairs.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count })
-    var previous: FormParameters.Parameter?
-    for pair in pairs {
-      if let previous, compareUTF8(previous.name, pair.name) == 0,
-        compareUTF8(previous.value, pair.value) == 0
-      {
-        continue
-      }
-      bytes += pair.name.utf8
-      bytes += pair.value.utf8
-      previous = pair
-    }
-    return bytes
-  }
-
-  /// Compares two strings' UTF-8 bytes: negative, zero or positive, as `memcmp` does.
-  static func compareUTF8(_ left: String, _ right: String) -> Int {
-    var left = left
-    var right = right
-    return left.withUTF8 { left in
-      right.withUTF8 { right in
-        for index in 0..<min(left.count, right.count) where left[index] != right[index] {
-          return Int(left[index]) - Int(right[index])
+    return flat.withUnsafeBufferPointer { flat in
+      func compare(_ left: Int, _ leftCount: Int, _ right: Int, _ rightCount: Int) -> Int {
+        for index in 0..<min(leftCount, rightCount) where flat[left + index] != flat[right + index]
+        {
+          return Int(flat[left + index]) - Int(flat[right + index])
         }
-        return left.count - right.count
+        return leftCount - rightCount
       }
+      func order(_ a: (start: Int, name: Int, value: Int), _ b: (start: Int, name: Int, value: Int))
+        -> Int
+      {
+        let names = compare(a.start, a.name, b.start, b.name)
+        return names != 0 ? names : compare(a.start + a.name, a.value, b.start + b.name, b.value)
+      }
+      spans.sort { order($0, $1) < 0 }
+      var bytes: [UInt8] = []
+      bytes.reserveCapacity(flat.count)
+      var previous: (start: Int, name: Int, value: Int)?
+      for span in spans {
+        if let previous, order(previous, span) == 0 { continue }
+        bytes += flat[span.start..<(span.start + span.name + span.value)]
+        previous = span
+      }
+      return bytes
     }
   }
 
