@@ -284,8 +284,7 @@ struct ProcessedMessageRow: FetchableRecord, TableRecord {
     conversationKey = record.key.rawValue
     contentType = record.reply.contentType
     body = record.reply.body
-    let json = try? headerFieldsEncoder.encode(record.reply.headerFields)
-    headerFields = json.map { String(decoding: $0, as: UTF8.self) } ?? "[]"
+    headerFields = Self.json(record.reply.headerFields)
     createdAt = record.createdAt.millisecondsSince1970
     expiresAt = record.expiresAt.millisecondsSince1970
   }
@@ -312,6 +311,46 @@ struct ProcessedMessageRow: FetchableRecord, TableRecord {
     ])
   }
 
+  /// Header fields as a JSON array of name-value arrays, written by hand: every turn stores its
+  /// reply's `Set-Cookie`, and `JSONEncoder` cost more than the row's insert. (Read back, rarely,
+  /// with `JSONDecoder`.)
+  static func json(_ fields: [[String]]) -> String {
+    var json = "["
+    for (index, field) in fields.enumerated() {
+      json += index == 0 ? "[" : ",["
+      for (position, text) in field.enumerated() {
+        if position > 0 { json += "," }
+        appendJSONString(text, to: &json)
+      }
+      json += "]"
+    }
+    return json + "]"
+  }
+
+  private static func appendJSONString(_ text: String, to json: inout String) {
+    json += "\""
+    var plain = Substring(text)
+    while let special = plain.unicodeScalars.firstIndex(where: {
+      $0 == "\"" || $0 == "\\" || $0.value < 0x20
+    }) {
+      json += plain[..<special]
+      let scalar = plain.unicodeScalars[special]
+      switch scalar {
+      case "\"": json += "\\\""
+      case "\\": json += "\\\\"
+      case "\n": json += "\\n"
+      case "\r": json += "\\r"
+      case "\t": json += "\\t"
+      default:
+        let hex = String(scalar.value, radix: 16)
+        json += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+      }
+      plain = plain[plain.unicodeScalars.index(after: special)...]
+    }
+    json += plain
+    json += "\""
+  }
+
   var reply: StoredReply {
     let fields =
       (try? headerFieldsDecoder.decode([[String]].self, from: Data(headerFields.utf8))) ?? []
@@ -319,7 +358,5 @@ struct ProcessedMessageRow: FetchableRecord, TableRecord {
   }
 }
 
-// One coder for every turn's header fields (as SessionMiddleware has for session states): both
-// are thread-safe, and making a JSONEncoder per turn showed in the profile.
-private let headerFieldsEncoder = JSONEncoder()
+// One decoder for every replay's header fields (as SessionMiddleware has for session states).
 private let headerFieldsDecoder = JSONDecoder()

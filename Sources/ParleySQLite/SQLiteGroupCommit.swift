@@ -60,19 +60,26 @@ final class GroupCommitter: Sendable {
   private static func applyEach(_ group: [TurnWrites], in db: Database) throws
     -> [Result<Void, any Error>]
   {
-    try group.map { writes in
+    // The savepoint statements are cached: GRDB's `inSavepoint` prepares its SQL anew each time,
+    // which was two statements parsed per turn.
+    let begin = try db.cachedStatement(sql: "SAVEPOINT parley_turn")
+    let release = try db.cachedStatement(sql: "RELEASE SAVEPOINT parley_turn")
+    let rollback = try db.cachedStatement(sql: "ROLLBACK TO SAVEPOINT parley_turn")
+    // A failure of these statements themselves fails the group's transaction, hence every turn.
+    return try group.map { writes in
+      try begin.execute()
       do {
-        try db.inSavepoint {
-          try SQLiteConversationStore.apply(writes, in: db)
-          return .commit
-        }
-        return .success(())
+        try SQLiteConversationStore.apply(writes, in: db)
       } catch {
         // SQLite may abandon the whole transaction on some errors (I/O, full disk): then no
         // turn of the group may be reported committed.
         guard db.isInsideTransaction else { throw error }
+        try rollback.execute()
+        try release.execute()
         return .failure(error)
       }
+      try release.execute()
+      return .success(())
     }
   }
 }

@@ -2,9 +2,10 @@ import Foundation
 import GRDB
 import Logging
 import Parley
-import ParleySQLite
 import ParleyTesting
 import Testing
+
+@testable import ParleySQLite
 
 struct StoreConformanceTests {
   @Test(arguments: ConversationStoreConformance.checks)
@@ -22,6 +23,19 @@ struct StoreConformanceTests {
 struct SQLiteStoreTests {
   let alice = "+16175550123"
   let number = "+14155550199"
+
+  @Test func recordedHeaderFieldsReadBackExactly() throws {
+    let fields = [
+      ["Set-Cookie", "parley_session=a.b.c; Max-Age=14400; Path=/; HttpOnly"],
+      ["X-Quote", "say \"hi\" \\ back/slash"],
+      ["X-Control", "tab\there\nline\r\u{1}\u{1f}end"],
+      ["X-Unicode", "Café 😀 \u{2028}"],
+      [],
+    ]
+    let json = ProcessedMessageRow.json(fields)
+    #expect(try JSONDecoder().decode([[String]].self, from: Data(json.utf8)) == fields)
+    #expect(ProcessedMessageRow.json([]) == "[]")
+  }
 
   @Test func sessionsSurviveARestartOfTheProcess() async throws {
     let path = TemporaryDirectory.file("restart.sqlite")
