@@ -157,6 +157,18 @@ struct OptOutTests {
       ])
   }
 
+  @Test func optOutLinesNameTheScopeMasked() async throws {
+    let log = LogRecorder()
+    let client = optOutApp(store: MemoryConversationStore(), logger: log.logger)
+    _ = await client.send("hi", from: alice, to: number)
+    _ = await client.send("STOP", from: alice, to: number)
+    _ = await client.send("tell +16175550100", from: alice, to: number)
+    let scope = OptOutScope.number(number).redacted
+    #expect(log.contains("opt-out received", "parley.scope", scope))
+    #expect(log.contains("message from an opted-out number not handled", "parley.scope", scope))
+    #expect(!log.lines.contains { $0.rendered.contains(alice) || $0.rendered.contains(number) })
+  }
+
   @Test(arguments: StoreKind.allCases)
   func afterStopAHandlerThatTriesToReplyProducesNoMessage(store kind: StoreKind) async throws {
     let handled = Shared(0)

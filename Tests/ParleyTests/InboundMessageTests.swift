@@ -104,5 +104,13 @@ struct InboundMessageTests {
     #expect(Redaction.phoneNumber("whatsapp:+447700900123") == "whatsapp:+44********23")
     #expect(Redaction.phoneNumber("123") == "***")
     #expect(RedactedPhoneNumber("+14155551234").description == "+14*******34")
+    #expect(Redaction.phoneNumber("") == "")
+    #expect(Redaction.phoneNumber("+") == "+")
+    #expect(Redaction.phoneNumber("whatsapp:") == "whatsapp:")
+    #expect(Redaction.phoneNumber("+12345") == "+12*45")
+    #expect(Redaction.phoneNumber("ab:cd:+1234567") == "ab:cd*******67")  // the first colon
+    // Not ASCII: masked by character.
+    #expect(Redaction.phoneNumber("+٤١٥٥٥٥١٢٣٤") == "+٤١******٣٤")
+    #expect(Redaction.phoneNumber("+1415\r\n5551234") == "+14********34")  // CRLF is one
   }
 }

@@ -5,6 +5,16 @@ public enum Redaction {
   /// The channel prefix (`whatsapp:`), a leading `+`, the first two digits and the last two
   /// are kept; every other character becomes `*`. `+14155551234` becomes `+14*******34`.
   public static func phoneNumber(_ number: String) -> String {
+    // Printable ASCII, as phone numbers are: one byte per character, masked in place. (A handler
+    // such as StreamLogHandler renders a turn's numbers on every turn.)
+    if number.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) {
+      var bytes = Array(number.utf8)
+      var start = (bytes.firstIndex(of: UInt8(ascii: ":")) ?? -1) + 1
+      if start < bytes.count, bytes[start] == UInt8(ascii: "+") { start += 1 }
+      let masked = bytes.count - start > 4 ? (start + 2)..<(bytes.count - 2) : start..<bytes.count
+      for index in masked { bytes[index] = UInt8(ascii: "*") }
+      return String(decoding: bytes, as: UTF8.self)
+    }
     var prefix = ""
     var rest = Substring(number)
     if let colon = rest.firstIndex(of: ":") {

@@ -77,8 +77,13 @@ public struct OptOutMiddleware: MessagingMiddleware {
     let scope = OptOutScope.of(message)
     let optedOutScopes = transaction.snapshot.optOuts.filter(\.optedOut).map(\.scope)
     let optedOut = !optedOutScopes.isEmpty
-    var logger = turn.logger
-    logger[metadataKey: "parley.scope"] = "\(scope.redacted)"
+    // Made only for a line to log: a handler such as StreamLogHandler renders all of a logger's
+    // metadata again whenever one value is set, and most turns log nothing here.
+    var logger: Logger {
+      var logger = turn.logger
+      logger[metadataKey: "parley.scope"] = .string(scope.redacted)
+      return logger
+    }
 
     func draft(_ action: OptOutAction, _ keyword: String?, in scope: OptOutScope)
       -> OptOutEventDraft
@@ -125,13 +130,14 @@ public struct OptOutMiddleware: MessagingMiddleware {
   }
 
   /// Drops every message addressed to a number opted out in its scope.
-  func suppress(_ reply: Reply, for message: InboundMessage, senderOptedOut: Bool, logger: Logger)
-    async throws -> Reply
-  {
+  func suppress(
+    _ reply: Reply, for message: InboundMessage, senderOptedOut: Bool,
+    logger: @autoclosure () -> Logger
+  ) async throws -> Reply {
     switch reply.content {
     case .plainText(let text):
       guard senderOptedOut, !text.isEmpty else { return reply }
-      logger.notice("reply to an opted-out number dropped")
+      logger().notice("reply to an opted-out number dropped")
       var suppressed = reply
       suppressed.content = .twiml(MessagingResponse())
       return suppressed
@@ -161,7 +167,7 @@ public struct OptOutMiddleware: MessagingMiddleware {
           }
         }
         if blocked {
-          logger.notice(
+          logger().notice(
             "message to an opted-out number dropped",
             metadata: ["parley.recipient": "\(Redaction.phoneNumber(recipient))"])
         } else {
