@@ -49,10 +49,9 @@ public enum FuzzTargets {
     }
     let options = SessionCookieOptions()
     for value in options.values(in: fields) + [Substring(text)] {
-      if case .success(let pointer) = SignedSessionPointer.verify(value, keys: secrets.signingKeys)
-      {
+      if case .success(let pointer) = SignedSessionPointer.verify(value, keys: secrets.signers) {
         precondition(
-          pointer.signed(with: secrets.signingKeys[0]) == String(value), "verified a forgery")
+          pointer.signed(with: secrets.signers[0]) == String(value), "verified a forgery")
       }
       _ = CookieSessionMiddleware(State.self, secrets: secrets).open(
         value, key: key, logger: silent)

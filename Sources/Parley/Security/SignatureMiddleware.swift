@@ -1,3 +1,4 @@
+import Crypto
 import HTTPTypes
 import Logging
 
@@ -60,11 +61,16 @@ public struct SignatureMiddleware: MessagingMiddleware {
   /// The public base URL's variants (``TwilioSignature/urlVariants(_:)``), worked out once: a
   /// request's URL is the base and its target, and only the base's port varies.
   private let baseURLVariants: [String]?
+  /// The auth tokens and shared keys, each absorbed into its HMAC once.
+  private let authTokenKeys: [KeyedHMAC<Insecure.SHA1>]
+  private let sharedKeys: [String: KeyedHMAC<SHA256>]
 
   /// Creates the middleware.
   public init(configuration: TwilioSignatureConfiguration) {
     self.configuration = configuration
     self.baseURLVariants = configuration.publicBaseURL.map(TwilioSignature.urlVariants)
+    self.authTokenKeys = configuration.authTokens.map { KeyedHMAC(key: Array($0.utf8)) }
+    self.sharedKeys = configuration.sharedKeys.mapValues { KeyedHMAC(key: Array($0.utf8)) }
   }
 
   static let signatureHeader = HTTPField.Name("X-Twilio-Signature")!
@@ -83,8 +89,7 @@ public struct SignatureMiddleware: MessagingMiddleware {
     guard let signature = fields[Self.signatureHeader], !signature.isEmpty else {
       return .missingSignature
     }
-    let algorithm: TwilioSignatureAlgorithm
-    let secrets: [String]
+    var sharedKey: KeyedHMAC<SHA256>?
     if let settings = fields[Self.settingsHeader], !settings.isEmpty {
       var keyID: String?
       var algorithmName = TwilioSignatureAlgorithm.hmacSHA1.rawValue
@@ -97,20 +102,16 @@ public struct SignatureMiddleware: MessagingMiddleware {
       guard let named = TwilioSignatureAlgorithm(rawValue: algorithmName.uppercased()) else {
         return .invalid(reason: "unsupported signature algorithm")
       }
-      algorithm = named
       if named == .hmacSHA256 {
-        guard let keyID, let key = configuration.sharedKeys[keyID] else {
+        guard let keyID, let key = sharedKeys[keyID] else {
           return .invalid(reason: "unknown shared key")
         }
-        secrets = [key]
-      } else {
-        secrets = configuration.authTokens
+        sharedKey = key
       }
-    } else {
-      algorithm = .hmacSHA1
-      secrets = configuration.authTokens
     }
-    guard !secrets.isEmpty else { return .invalid(reason: "no secret for this algorithm") }
+    guard sharedKey != nil || !authTokenKeys.isEmpty else {
+      return .invalid(reason: "no secret for this algorithm")
+    }
 
     var parameters = formParameters.pairs
     let contentType = fields[.contentType]?.lowercased() ?? ""
@@ -136,11 +137,15 @@ public struct SignatureMiddleware: MessagingMiddleware {
     } else {
       variants = TwilioSignature.urlVariants(requestURL(request))
     }
-    guard
-      TwilioSignature.isValid(
-        signature: signature, urlVariants: variants, parameters: parameters, secrets: secrets,
-        algorithm: algorithm)
-    else { return .invalid(reason: "signature does not match") }
+    let valid =
+      if let sharedKey {
+        TwilioSignature.isValid(
+          signature: signature, urlVariants: variants, parameters: parameters, keys: [sharedKey])
+      } else {
+        TwilioSignature.isValid(
+          signature: signature, urlVariants: variants, parameters: parameters, keys: authTokenKeys)
+      }
+    guard valid else { return .invalid(reason: "signature does not match") }
     return .valid
   }
 

@@ -91,51 +91,39 @@ public enum TwilioSignature {
     signature: String, url: String, parameters: [FormParameters.Parameter], secrets: [String],
     algorithm: TwilioSignatureAlgorithm
   ) -> Bool {
-    isValid(
-      signature: signature, urlVariants: urlVariants(url), parameters: parameters,
-      secrets: secrets, algorithm: algorithm)
+    let variants = urlVariants(url)
+    switch algorithm {
+    case .hmacSHA1:
+      return isValid(
+        signature: signature, urlVariants: variants, parameters: parameters,
+        keys: secrets.map { KeyedHMAC<Insecure.SHA1>(key: Array($0.utf8)) })
+    case .hmacSHA256:
+      return isValid(
+        signature: signature, urlVariants: variants, parameters: parameters,
+        keys: secrets.map { KeyedHMAC<SHA256>(key: Array($0.utf8)) })
+    }
   }
 
   /// ``isValid(signature:url:parameters:secrets:algorithm:)`` for a URL's variants already
-  /// worked out.
-  static func isValid(
+  /// worked out and secrets already keyed.
+  static func isValid<H: HashFunction>(
     signature: String, urlVariants variants: [String], parameters: [FormParameters.Parameter],
-    secrets: [String], algorithm: TwilioSignatureAlgorithm
+    keys: [KeyedHMAC<H>]
   ) -> Bool {
     guard let code = Data(base64Encoded: signature.trimmingASCIISpace()), !code.isEmpty else {
       return false
     }
     let signedParameters = signedParameters(parameters)
-    var valid = false
-    for secret in secrets {
-      let key = SymmetricKey(data: Array(secret.utf8))
-      // Every variant and secret is checked, so the time taken does not say which matched.
-      switch algorithm {
-      case .hmacSHA1:
-        valid =
-          matches(code, HMAC<Insecure.SHA1>(key: key), variants, signedParameters) || valid
-      case .hmacSHA256:
-        valid = matches(code, HMAC<SHA256>(key: key), variants, signedParameters) || valid
-      }
-    }
-    return valid
-  }
-
-  /// Whether `code` authenticates any of the URL `variants` followed by `signedParameters`,
-  /// each checked in constant time. `keyed` is the HMAC with its key already absorbed, copied for
-  /// each variant rather than keyed again.
-  private static func matches<H: HashFunction>(
-    _ code: Data, _ keyed: HMAC<H>, _ variants: [String], _ signedParameters: [UInt8]
-  ) -> Bool {
+    // Every variant and secret is checked, so the time taken does not say which matched.
     var valid = false
     var message: [UInt8] = []
     for variant in variants {
       message.removeAll(keepingCapacity: true)
       message += variant.utf8
       message += signedParameters
-      var authenticator = keyed
-      authenticator.update(data: message)
-      valid = (authenticator.finalize() == code) || valid
+      for key in keys {
+        valid = key.isValid(code, for: message) || valid
+      }
     }
     return valid
   }

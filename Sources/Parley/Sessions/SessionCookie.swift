@@ -69,8 +69,8 @@ package struct SignedSessionPointer: Hashable {
 
   var payload: String { "v1.\(sessionID).\(generation).\(conversationTag)" }
 
-  package func signed(with key: SymmetricKey) -> String {
-    let mac = HMAC<SHA256>.authenticationCode(for: Array(payload.utf8), using: key)
+  package func signed(with signer: KeyedHMAC<SHA256>) -> String {
+    let mac = signer.code(for: Array(payload.utf8))
     return payload + "." + Base64URL.encode(mac)
   }
 
@@ -80,15 +80,15 @@ package struct SignedSessionPointer: Hashable {
   }
 
   /// Verifies a cookie value against every key, in constant time per key.
-  package static func verify(_ value: Substring, keys: [SymmetricKey]) -> Result<Self, Problem> {
+  package static func verify(_ value: Substring, keys: [KeyedHMAC<SHA256>]) -> Result<Self, Problem>
+  {
     let parts = value.split(separator: ".", omittingEmptySubsequences: false)
     guard parts.count == 5, parts[0] == "v1", let generation = Int64(parts[2]), generation >= 0,
       let mac = Base64URL.decode(parts[4]), !parts[1].isEmpty,
       parts[1].utf8.allSatisfy(Base64URL.isAlphabet), parts[3].utf8.allSatisfy(Base64URL.isAlphabet)
     else { return .failure(.malformed) }
     let payload = Array(value[..<value.lastIndex(of: ".")!].utf8)
-    for key in keys
-    where HMAC<SHA256>.isValidAuthenticationCode(mac, authenticating: payload, using: key) {
+    for key in keys where key.isValid(mac, for: payload) {
       return .success(
         SignedSessionPointer(
           sessionID: String(parts[1]), generation: generation, conversationTag: String(parts[3])))

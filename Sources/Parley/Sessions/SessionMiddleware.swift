@@ -109,7 +109,7 @@ public struct SessionMiddleware<State: SessionState>: MessagingMiddleware {
     }
     let pointer = SignedSessionPointer(sessionID: session.id, generation: generation, key: key)
     reply.headerFields.append(
-      setCookie(value: pointer.signed(with: secrets.signingKeys[0]), maxAge: configuration.timeout))
+      setCookie(value: pointer.signed(with: secrets.signers[0]), maxAge: configuration.timeout))
     return reply
   }
 
@@ -125,7 +125,7 @@ public struct SessionMiddleware<State: SessionState>: MessagingMiddleware {
       if live != nil { turn.logger.debug("no session cookie; resuming the stored session") }
       return
     }
-    switch SignedSessionPointer.verify(value, keys: secrets.signingKeys) {
+    switch SignedSessionPointer.verify(value, keys: secrets.signers) {
     case .failure(let problem):
       turn.logger.warning(
         "session cookie ignored", metadata: ["parley.cookie": "\(problem.rawValue)"])

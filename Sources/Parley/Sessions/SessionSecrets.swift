@@ -16,8 +16,9 @@ public struct SessionSecrets: Sendable {
   private let signingMaterial: [[UInt8]]
   private let encryptionMaterial: [[UInt8]]
 
-  /// Keys that sign cookies (HMAC-SHA256), newest first.
-  package var signingKeys: [SymmetricKey] { signingMaterial.map { SymmetricKey(data: $0) } }
+  /// The keys that sign cookies (HMAC-SHA256), newest first, each absorbed into its HMAC once:
+  /// every turn signs a cookie.
+  package let signers: [KeyedHMAC<SHA256>]
   /// Keys that encrypt store-less cookies (AES-GCM-256), newest first.
   package var encryptionKeys: [SymmetricKey] { encryptionMaterial.map { SymmetricKey(data: $0) } }
 
@@ -51,6 +52,7 @@ public struct SessionSecrets: Sendable {
     }
     signingMaterial = material.map { derive($0, "sign") }
     encryptionMaterial = material.map { derive($0, "encrypt") }
+    signers = signingMaterial.map { KeyedHMAC(key: $0) }
   }
 
   /// Fresh random secrets: cookies signed with them are unreadable after a restart (sessions in

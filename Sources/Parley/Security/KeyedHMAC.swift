@@ -1,0 +1,41 @@
+package import Crypto
+
+#if canImport(FoundationEssentials)
+  package import FoundationEssentials
+#else
+  package import Foundation
+#endif
+
+/// An HMAC with its key already absorbed, made once and shared by every turn: each use copies it
+/// and adds only the message, instead of keying a new HMAC (two hash blocks and a few
+/// allocations) for each message.
+///
+/// `@unchecked Sendable` because swift-crypto 3 marks neither `SymmetricKey` nor `HMAC`
+/// `Sendable`. The value is never changed after `init`; its hash states are values whose digest
+/// context is copied before any update (copy on write) and copied again to finalize, so concurrent
+/// uses only ever read the shared one.
+package struct KeyedHMAC<H: HashFunction>: @unchecked Sendable {
+  private let keyed: HMAC<H>
+
+  /// Absorbs `key`.
+  package init(key: SymmetricKey) {
+    keyed = HMAC<H>(key: key)
+  }
+
+  /// Absorbs the key given as bytes.
+  package init(key: some ContiguousBytes) {
+    self.init(key: SymmetricKey(data: key))
+  }
+
+  /// The authentication code of `message`.
+  package func code(for message: [UInt8]) -> HashedAuthenticationCode<H> {
+    var authenticator = keyed
+    authenticator.update(data: message)
+    return authenticator.finalize()
+  }
+
+  /// Whether `code` authenticates `message`, compared in constant time.
+  package func isValid(_ code: some DataProtocol, for message: [UInt8]) -> Bool {
+    self.code(for: message) == code
+  }
+}
