@@ -17,7 +17,13 @@ final class ConnectionDeadlines {
   var state: State = .idle
   /// Bytes of a following (pipelined) request arrived while busy.
   var pendingBytes = false
-  var timer: Scheduled<Void>?
+  /// When the current state's deadline passes; nil while busy.
+  private var deadline: NIODeadline?
+  /// The one timer, and when it fires. It may fire before `deadline` (a deadline set since then
+  /// lies further out): it then schedules itself again, rather than each request cancelling and
+  /// scheduling timers (two of each per request showed in the server's profile).
+  private var timer: Scheduled<Void>?
+  private var timerFiresAt: NIODeadline?
   /// Called on the event loop when a deadline passes.
   var onExpiry: ((State) -> Void)?
 
@@ -27,13 +33,30 @@ final class ConnectionDeadlines {
   }
 
   func arm(_ amount: TimeAmount, on loop: any EventLoop) {
+    let deadline = loop.now + amount
+    self.deadline = deadline
+    if let timerFiresAt, timerFiresAt <= deadline { return }
+    schedule(at: deadline, on: loop)
+  }
+
+  private func schedule(at instant: NIODeadline, on loop: any EventLoop) {
     timer?.cancel()
-    let expiring = state
+    timerFiresAt = instant
     let loopBound = NIOLoopBound(self, eventLoop: loop)
-    timer = loop.scheduleTask(in: amount) {
-      let deadlines = loopBound.value
-      guard deadlines.state == expiring else { return }
-      deadlines.onExpiry?(expiring)
+    timer = loop.scheduleTask(deadline: instant) {
+      loopBound.value.timerFired(on: loop)
+    }
+  }
+
+  private func timerFired(on loop: any EventLoop) {
+    timer = nil
+    timerFiresAt = nil
+    guard let deadline else { return }  // busy: the app's time runs no deadline
+    if deadline <= loop.now {
+      self.deadline = nil
+      onExpiry?(state)
+    } else {
+      schedule(at: deadline, on: loop)
     }
   }
 
@@ -51,8 +74,7 @@ final class ConnectionDeadlines {
 
   func requestReceived() {
     state = .busy
-    timer?.cancel()
-    timer = nil
+    deadline = nil
   }
 
   func responseSent(on loop: any EventLoop) {
@@ -69,6 +91,8 @@ final class ConnectionDeadlines {
   func cancel() {
     timer?.cancel()
     timer = nil
+    timerFiresAt = nil
+    deadline = nil
     onExpiry = nil
   }
 }

@@ -1,0 +1,88 @@
+import NIOCore
+import NIOEmbedded
+import Testing
+
+@testable import ParleyServer
+
+/// The connection deadlines on an event loop whose clock the test moves.
+struct ConnectionDeadlineTests {
+  final class Expiries {
+    var states: [ConnectionDeadlines.State] = []
+  }
+
+  func opened() -> (ConnectionDeadlines, EmbeddedEventLoop, Expiries) {
+    let loop = EmbeddedEventLoop()
+    let deadlines = ConnectionDeadlines(requestTimeout: .seconds(10), idleTimeout: .seconds(60))
+    let expiries = Expiries()
+    deadlines.onExpiry = { expiries.states.append($0) }
+    deadlines.responseSent(on: loop)  // as when the connection opens: idle
+    return (deadlines, loop, expiries)
+  }
+
+  /// One request every second for 100 seconds, each answered in 10 ms: the timer set for an
+  /// earlier deadline keeps firing early and moving on, and nothing expires.
+  func serveQuickRequests(_ deadlines: ConnectionDeadlines, _ loop: EmbeddedEventLoop) {
+    for _ in 0..<100 {
+      loop.advanceTime(by: .seconds(1))
+      deadlines.bytesArrived(on: loop)
+      loop.advanceTime(by: .milliseconds(5))
+      deadlines.requestReceived()
+      loop.advanceTime(by: .milliseconds(5))
+      deadlines.responseSent(on: loop)
+    }
+  }
+
+  @Test func aRequestAfterManyQuickOnesStillExpiresAtItsOwnDeadline() {
+    let (deadlines, loop, expiries) = opened()
+    serveQuickRequests(deadlines, loop)
+    #expect(expiries.states.isEmpty)
+    loop.advanceTime(by: .seconds(1))
+    deadlines.bytesArrived(on: loop)  // the first byte of a request that never completes
+    loop.advanceTime(by: .milliseconds(9_999))
+    #expect(expiries.states.isEmpty)
+    loop.advanceTime(by: .milliseconds(1))
+    #expect(expiries.states == [.receiving])
+  }
+
+  @Test func anIdleConnectionExpiresAtTheIdleTimeoutAfterItsLastResponse() {
+    let (deadlines, loop, expiries) = opened()
+    serveQuickRequests(deadlines, loop)
+    loop.advanceTime(by: .milliseconds(59_999))
+    #expect(expiries.states.isEmpty)
+    loop.advanceTime(by: .milliseconds(1))
+    #expect(expiries.states == [.idle])
+  }
+
+  @Test func theAppsOwnTimeRunsNoDeadline() {
+    let (deadlines, loop, expiries) = opened()
+    deadlines.bytesArrived(on: loop)
+    deadlines.requestReceived()
+    loop.advanceTime(by: .seconds(300))  // the app works for five minutes
+    #expect(expiries.states.isEmpty)
+    deadlines.responseSent(on: loop)
+    loop.advanceTime(by: .seconds(60))
+    #expect(expiries.states == [.idle])
+  }
+
+  @Test func aPipelinedRequestsDeadlineStartsWhenTheResponseBeforeItIsSent() {
+    let (deadlines, loop, expiries) = opened()
+    deadlines.bytesArrived(on: loop)
+    deadlines.requestReceived()
+    loop.advanceTime(by: .seconds(30))
+    deadlines.bytesArrived(on: loop)  // the next request's bytes, while busy
+    loop.advanceTime(by: .seconds(30))
+    deadlines.responseSent(on: loop)
+    loop.advanceTime(by: .milliseconds(9_999))
+    #expect(expiries.states.isEmpty)
+    loop.advanceTime(by: .milliseconds(1))
+    #expect(expiries.states == [.receiving])
+  }
+
+  @Test func aClosedConnectionNeverExpires() {
+    let (deadlines, loop, expiries) = opened()
+    deadlines.bytesArrived(on: loop)
+    deadlines.cancel()
+    loop.advanceTime(by: .seconds(600))
+    #expect(expiries.states.isEmpty)
+  }
+}
