@@ -109,16 +109,9 @@ public struct SQLiteConversationStore: ConversationStore {
       _ = try appendOptOutEvents(writes.optOutEvents, now: writes.now, in: db)
     }
     if let dedupe = writes.dedupe {
-      try db.cachedStatement(
-        sql: "DELETE FROM parley_processed_message WHERE message_sid = ? AND expires_at <= ?"
-      ).execute(arguments: [dedupe.messageSid, writes.now.millisecondsSince1970])
-      do {
-        try ProcessedMessageRow(dedupe).insert(db)
-      } catch let error as DatabaseError
-        where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE
-      {
-        throw ConversationStoreError(.duplicateMessage)
-      }
+      try ProcessedMessageRow(dedupe).insert(db, now: writes.now.millisecondsSince1970)
+      // No change: the MessageSid has a record that has not expired.
+      if db.changesCount != 1 { throw ConversationStoreError(.duplicateMessage) }
     }
     switch writes.session {
     case .save(let record, expected: nil):
@@ -299,15 +292,23 @@ struct ProcessedMessageRow: FetchableRecord, TableRecord {
     expiresAt = try row.decode(forColumn: "expires_at")
   }
 
-  func insert(_ db: Database) throws {
+  /// Inserts the record, or replaces one for the same MessageSid that expired by `now`: one
+  /// statement (an upsert whose update only applies to an expired record), where a DELETE and an
+  /// INSERT were two. A live record is left as it is, and no row changes.
+  func insert(_ db: Database, now: Int64) throws {
     try db.cachedStatement(
       sql: """
         INSERT INTO parley_processed_message
           (message_sid, conversation_key, content_type, body, header_fields, created_at, expires_at)
         VALUES (?, ?, ?, ?, ?, ?, ?)
+        ON CONFLICT (message_sid) DO UPDATE SET
+          conversation_key = excluded.conversation_key, content_type = excluded.content_type,
+          body = excluded.body, header_fields = excluded.header_fields,
+          created_at = excluded.created_at, expires_at = excluded.expires_at
+        WHERE parley_processed_message.expires_at <= ?
         """
     ).execute(arguments: [
-      messageSid, conversationKey, contentType, body, headerFields, createdAt, expiresAt,
+      messageSid, conversationKey, contentType, body, headerFields, createdAt, expiresAt, now,
     ])
   }
 

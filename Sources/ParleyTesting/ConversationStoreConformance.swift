@@ -204,7 +204,16 @@ public enum ConversationStoreConformance {
     var again = record
     again.createdAt = afterWindow
     again.expiresAt = afterWindow.advanced(by: hour * 24)
+    again.reply = StoredReply(contentType: "text/plain", body: "again", headerFields: [])
     try await store.commit(TurnWrites(key: key, now: afterWindow, dedupe: again))
+    // The expired record was replaced: the new reply replays, and the window runs again.
+    let replaced = try await store.snapshot(
+      for: key, messageSid: "SM1", now: afterWindow.advanced(by: hour))
+    try expect(replaced.replay == again.reply, "the expired record was not replaced")
+    try await expectFailure(.duplicateMessage, "a commit in the renewed window") {
+      try await store.commit(
+        TurnWrites(key: key, now: afterWindow.advanced(by: hour), dedupe: again))
+    }
   }
 
   static func atomicity(_ store: any ConversationStore) async throws {
