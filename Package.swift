@@ -58,6 +58,7 @@ let package = Package(
         "Parley",
         .product(name: "GRDB", package: "GRDB.swift"),
         .product(name: "Logging", package: "swift-log"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
       ],
       swiftSettings: strict
     ),
@@ -267,6 +268,7 @@ let package = Package(
         "Parley", "ParleySQLite", "ParleyTesting", "SurveyBot",
         .product(name: "GRDB", package: "GRDB.swift"),
         .product(name: "Logging", package: "swift-log"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
       ],
       exclude: ["Transcripts", "Golden"],
       swiftSettings: strict

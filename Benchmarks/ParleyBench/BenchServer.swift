@@ -35,6 +35,12 @@ enum BenchServer {
       application: app, configuration: .init(host: "127.0.0.1", port: port), logger: logger)
     var services: [any Service] = [server]
     if let store { services.append(ConversationSweeper(store: store, logger: logger)) }
+    // As an app runs it; `run --compare-without-checkpointer` leaves it out, to measure it.
+    if let sqlite = store as? SQLiteConversationStore,
+      ProcessInfo.processInfo.environment["PARLEY_BENCH_CHECKPOINTER"] != "0"
+    {
+      services.append(SQLiteCheckpointer(database: sqlite.database, logger: logger))
+    }
     try await ServiceGroup(
       services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger
     ).run()

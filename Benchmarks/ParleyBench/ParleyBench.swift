@@ -83,6 +83,10 @@ extension ParleyBench {
         "Also run each SQLite row with SQLite's WAL auto-checkpoint at this many pages (0: off, the WAL then grows without bound; SQLite's default is 1000). Repeatable.",
         valueName: "pages"))
     var compareWalAutocheckpoint: [Int] = []
+    @Flag(
+      help:
+        "Also run each SQLite row without SQLiteCheckpointer (every checkpoint inside a commit).")
+    var compareWithoutCheckpointer = false
     @Option(help: "Scratch folder (databases, request files, server logs).")
     var workDirectory = "/tmp/parley-bench"
 
@@ -131,6 +135,13 @@ extension ParleyBench {
           named: "WAL auto-checkpoint \(pages) pages"
         ) {
           $0.environment["PARLEY_BENCH_WAL_AUTOCHECKPOINT"] = String(pages)
+        }
+      }
+      if compareWithoutCheckpointer {
+        benchRows += twins(
+          of: kinds.filter(\.usesSQLite), seedFile: seedFile, named: "no checkpointer"
+        ) {
+          $0.environment["PARLEY_BENCH_CHECKPOINTER"] = "0"
         }
       }
       let runner = Runner(

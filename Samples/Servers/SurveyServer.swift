@@ -29,7 +29,8 @@ public struct SurveyCommand: AsyncParsableCommand {
         secrets: try session.secrets(logger: logger),
         responses: try SurveyResponses(database: database),
         logger: logger)
-      let backend = SampleStore(store: store)
+      let backend = SampleStore(
+        store: store, services: [SQLiteCheckpointer(database: database, logger: logger)])
       try await backend.run(app, options: server, logger: logger)
     }
   }

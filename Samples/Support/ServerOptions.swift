@@ -129,8 +129,10 @@ extension DatabaseOptions {
       let store = PostgresConversationStore(client: client, logger: logger)
       return SampleStore(store: store, services: [client], prepare: { try await store.prepare() })
     }
+    let sqlite = try SQLiteDatabase(path: database)
     return SampleStore(
-      store: try SQLiteConversationStore(path: database), services: [], prepare: {})
+      store: SQLiteConversationStore(database: sqlite),
+      services: [SQLiteCheckpointer(database: sqlite, logger: logger)], prepare: {})
   }
 }
 
@@ -138,7 +140,7 @@ extension DatabaseOptions {
 public struct SampleStore: Sendable {
   /// The store.
   public let store: any ConversationStore
-  /// Services to run beside the server (the PostgreSQL client).
+  /// Services to run beside the server (the PostgreSQL client, SQLite's checkpointer).
   public let services: [any Service]
   /// Runs before the server accepts requests (the PostgreSQL migrations).
   public let prepare: @Sendable () async throws -> Void

@@ -3,6 +3,7 @@ import GRDB
 import Logging
 import Parley
 import ParleyTesting
+import ServiceLifecycle
 import Testing
 
 @testable import ParleySQLite
@@ -158,5 +159,55 @@ struct SQLiteStoreTests {
     )
     clock.advance(by: .seconds(24 * 3600))
     #expect(try await sweeper.sweepNow().dedupeRecords == 26)
+  }
+}
+
+struct SQLiteCheckpointerTests {
+  @Test func aCheckpointCopiesTheLogWhileTheStoreKeepsCommitting() async throws {
+    // No automatic checkpoint: only the checkpointer copies the log back.
+    let database = try SQLiteDatabase(
+      path: TemporaryDirectory.file("checkpointer.sqlite"), walAutocheckpointPages: 0)
+    let store = SQLiteConversationStore(database: database)
+    let checkpointer = SQLiteCheckpointer(database: database, logger: Logger(label: "test"))
+    let now = WallInstant(millisecondsSince1970: 1_700_000_000_000)
+    func commit(_ index: Int) async throws {
+      let key = ConversationKey(rawValue: "+1555\(index)|+14155550199")
+      try await store.commit(
+        TurnWrites(
+          key: key, now: now,
+          session: .save(
+            SessionRecord(
+              key: key, id: "s\(index)", generation: 1, data: Array("{}".utf8), createdAt: now,
+              updatedAt: now, expiresAt: now.advanced(by: .seconds(3600))),
+            expected: nil)))
+    }
+    for index in 0..<50 { try await commit(index) }
+    let first = try await checkpointer.checkpointNow()
+    #expect(first.logFrames > 0)
+    #expect(first.copiedFrames == first.logFrames)
+    // Once everything was copied, the next commit restarts the log from its beginning: the log
+    // stays small with no checkpoint inside any commit.
+    try await commit(50)
+    let second = try await checkpointer.checkpointNow()
+    #expect(second.copiedFrames == second.logFrames)
+    #expect(second.logFrames > 0 && second.logFrames < first.logFrames / 4)
+    for index in 51..<100 { try await commit(index) }
+    let third = try await checkpointer.checkpointNow()
+    #expect(third.copiedFrames == third.logFrames)
+    #expect(try await store.sessions(after: nil, limit: 1000).count == 100)
+  }
+
+  @Test func theServiceStopsOnGracefulShutdown() async throws {
+    let database = try SQLiteDatabase(path: TemporaryDirectory.file("checkpointer-run.sqlite"))
+    let checkpointer = SQLiteCheckpointer(
+      database: database, interval: .milliseconds(5), logger: Logger(label: "test"))
+    let group = ServiceGroup(
+      services: [checkpointer], gracefulShutdownSignals: [], logger: Logger(label: "test"))
+    try await withThrowingTaskGroup(of: Void.self) { tasks in
+      tasks.addTask { try await group.run() }
+      try await Task.sleep(for: .milliseconds(50))
+      await group.triggerGracefulShutdown()
+      try await tasks.waitForAll()
+    }
   }
 }
