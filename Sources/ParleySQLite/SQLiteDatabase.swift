@@ -31,8 +31,9 @@ public struct SQLiteDatabase: Sendable {
   ///     writer, so fewer, larger checkpoints trade a longer stall now and then for less work
   ///     overall: a page changed by many turns is copied once. With 1,000,000 stored
   ///     conversations the benchmark's fsync'd row served 22% more turns at 4,000 than at 1,000.
-  ///     0 turns automatic checkpoints off: then run `PRAGMA wal_checkpoint` yourself, or the log
-  ///     grows without bound.
+  ///     Run ``SQLiteCheckpointer`` beside the store and most of the copy is done before a commit
+  ///     gets to it. 0 turns automatic checkpoints off: then the checkpointer (or your own
+  ///     `PRAGMA wal_checkpoint`) is all that copies the log back.
   public init(
     path: String, durability: SQLiteDurability = .full, walAutocheckpointPages: Int = 4_000
   ) throws {
