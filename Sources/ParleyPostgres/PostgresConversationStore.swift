@@ -91,7 +91,8 @@ public struct PostgresConversationStore: ConversationStore {
         """, logger: logger)
       for (contentType, body, fields) in try replies.decode((String, String, String).self) {
         snapshot.replay = StoredReply(
-          contentType: contentType, body: body, headerFields: Self.decodeFields(fields))
+          contentType: contentType, body: body,
+          headerFields: StoredReply.headerFields(fromJSON: fields))
       }
     }
     if let subscriber = request.subscriber, !request.scopes.isEmpty {
@@ -120,7 +121,7 @@ public struct PostgresConversationStore: ConversationStore {
       try await connection.checkedQuery(
         "DELETE FROM parley_processed_message WHERE message_sid = \(dedupe.messageSid) AND expires_at <= \(now)",
         logger: logger)
-      let fields = encodeFields(dedupe.reply.headerFields)
+      let fields = dedupe.reply.headerFieldsJSON
       let created = dedupe.createdAt.millisecondsSince1970
       let expires = dedupe.expiresAt.millisecondsSince1970
       let inserted = try await connection.checkedQuery(
@@ -245,14 +246,6 @@ public struct PostgresConversationStore: ConversationStore {
         logger: logger
       ).count == 1
     }
-  }
-
-  static func encodeFields(_ fields: [[String]]) -> String {
-    (try? JSONEncoder().encode(fields)).map { String(decoding: $0, as: UTF8.self) } ?? "[]"
-  }
-
-  static func decodeFields(_ text: String) -> [[String]] {
-    (try? JSONDecoder().decode([[String]].self, from: Data(text.utf8))) ?? []
   }
 }
 

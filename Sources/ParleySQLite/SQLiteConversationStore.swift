@@ -109,7 +109,8 @@ public struct SQLiteConversationStore: ConversationStore {
       _ = try appendOptOutEvents(writes.optOutEvents, now: writes.now, in: db)
     }
     if let dedupe = writes.dedupe {
-      try ProcessedMessageRow(dedupe).insert(db, now: writes.now.millisecondsSince1970)
+      try ProcessedMessageRow(dedupe).insert(
+        db, replacingExpiredBy: writes.now.millisecondsSince1970)
       // No change: the MessageSid has a record that has not expired.
       if db.changesCount != 1 { throw ConversationStoreError(.duplicateMessage) }
     }
@@ -267,7 +268,7 @@ struct ProcessedMessageRow: FetchableRecord, TableRecord {
   var conversationKey: String
   var contentType: String
   var body: String
-  /// The reply's header fields as a JSON array of name-value pairs.
+  /// The reply's header fields (``StoredReply/headerFieldsJSON``).
   var headerFields: String
   var createdAt: Int64
   var expiresAt: Int64
@@ -277,7 +278,7 @@ struct ProcessedMessageRow: FetchableRecord, TableRecord {
     conversationKey = record.key.rawValue
     contentType = record.reply.contentType
     body = record.reply.body
-    headerFields = Self.json(record.reply.headerFields)
+    headerFields = record.reply.headerFieldsJSON
     createdAt = record.createdAt.millisecondsSince1970
     expiresAt = record.expiresAt.millisecondsSince1970
   }
@@ -295,7 +296,7 @@ struct ProcessedMessageRow: FetchableRecord, TableRecord {
   /// Inserts the record, or replaces one for the same MessageSid that expired by `now`: one
   /// statement (an upsert whose update only applies to an expired record), where a DELETE and an
   /// INSERT were two. A live record is left as it is, and no row changes.
-  func insert(_ db: Database, now: Int64) throws {
+  func insert(_ db: Database, replacingExpiredBy now: Int64) throws {
     try db.cachedStatement(
       sql: """
         INSERT INTO parley_processed_message
@@ -312,52 +313,9 @@ struct ProcessedMessageRow: FetchableRecord, TableRecord {
     ])
   }
 
-  /// Header fields as a JSON array of name-value arrays, written by hand: every turn stores its
-  /// reply's `Set-Cookie`, and `JSONEncoder` cost more than the row's insert. (Read back, rarely,
-  /// with `JSONDecoder`.)
-  static func json(_ fields: [[String]]) -> String {
-    var json = "["
-    for (index, field) in fields.enumerated() {
-      json += index == 0 ? "[" : ",["
-      for (position, text) in field.enumerated() {
-        if position > 0 { json += "," }
-        appendJSONString(text, to: &json)
-      }
-      json += "]"
-    }
-    return json + "]"
-  }
-
-  private static func appendJSONString(_ text: String, to json: inout String) {
-    json += "\""
-    var plain = Substring(text)
-    while let special = plain.unicodeScalars.firstIndex(where: {
-      $0 == "\"" || $0 == "\\" || $0.value < 0x20
-    }) {
-      json += plain[..<special]
-      let scalar = plain.unicodeScalars[special]
-      switch scalar {
-      case "\"": json += "\\\""
-      case "\\": json += "\\\\"
-      case "\n": json += "\\n"
-      case "\r": json += "\\r"
-      case "\t": json += "\\t"
-      default:
-        let hex = String(scalar.value, radix: 16)
-        json += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-      }
-      plain = plain[plain.unicodeScalars.index(after: special)...]
-    }
-    json += plain
-    json += "\""
-  }
-
   var reply: StoredReply {
-    let fields =
-      (try? headerFieldsDecoder.decode([[String]].self, from: Data(headerFields.utf8))) ?? []
-    return StoredReply(contentType: contentType, body: body, headerFields: fields)
+    StoredReply(
+      contentType: contentType, body: body,
+      headerFields: StoredReply.headerFields(fromJSON: headerFields))
   }
 }
-
-// One decoder for every replay's header fields (as SessionMiddleware has for session states).
-private let headerFieldsDecoder = JSONDecoder()

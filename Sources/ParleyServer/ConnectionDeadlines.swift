@@ -22,8 +22,7 @@ final class ConnectionDeadlines {
   /// The one timer, and when it fires. It may fire before `deadline` (a deadline set since then
   /// lies further out): it then schedules itself again, rather than each request cancelling and
   /// scheduling timers (two of each per request showed in the server's profile).
-  private var timer: Scheduled<Void>?
-  private var timerFiresAt: NIODeadline?
+  private var timer: (task: Scheduled<Void>, firesAt: NIODeadline)?
   /// Called on the event loop when a deadline passes.
   var onExpiry: ((State) -> Void)?
 
@@ -35,22 +34,21 @@ final class ConnectionDeadlines {
   func arm(_ amount: TimeAmount, on loop: any EventLoop) {
     let deadline = loop.now + amount
     self.deadline = deadline
-    if let timerFiresAt, timerFiresAt <= deadline { return }
+    if let timer, timer.firesAt <= deadline { return }
     schedule(at: deadline, on: loop)
   }
 
   private func schedule(at instant: NIODeadline, on loop: any EventLoop) {
-    timer?.cancel()
-    timerFiresAt = instant
+    timer?.task.cancel()
     let loopBound = NIOLoopBound(self, eventLoop: loop)
-    timer = loop.scheduleTask(deadline: instant) {
+    let task = loop.scheduleTask(deadline: instant) {
       loopBound.value.timerFired(on: loop)
     }
+    timer = (task, instant)
   }
 
   private func timerFired(on loop: any EventLoop) {
     timer = nil
-    timerFiresAt = nil
     guard let deadline else { return }  // busy: the app's time runs no deadline
     if deadline <= loop.now {
       self.deadline = nil
@@ -89,9 +87,8 @@ final class ConnectionDeadlines {
   }
 
   func cancel() {
-    timer?.cancel()
+    timer?.task.cancel()
     timer = nil
-    timerFiresAt = nil
     deadline = nil
     onExpiry = nil
   }

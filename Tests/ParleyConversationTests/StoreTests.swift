@@ -33,9 +33,11 @@ struct SQLiteStoreTests {
       ["X-Unicode", "Café 😀 \u{2028}"],
       [],
     ]
-    let json = ProcessedMessageRow.json(fields)
+    let json = StoredReply(contentType: "text/xml", body: "", headerFields: fields).headerFieldsJSON
     #expect(try JSONDecoder().decode([[String]].self, from: Data(json.utf8)) == fields)
-    #expect(ProcessedMessageRow.json([]) == "[]")
+    #expect(StoredReply.headerFields(fromJSON: json) == fields)
+    #expect(
+      StoredReply(contentType: "text/xml", body: "", headerFields: []).headerFieldsJSON == "[]")
   }
 
   @Test func sessionsSurviveARestartOfTheProcess() async throws {

@@ -148,7 +148,7 @@ public struct ParleyApplication: Sendable {
     }
     do {
       if request.head.method == .get {
-        return try FormParameters(decoding: Array((request.query ?? "").utf8))
+        return try FormParameters(decoding: (request.query ?? "").utf8)
       }
       let contentType = request.head.headerFields[.contentType] ?? ""
       // Twilio sends exactly this; anything else is parsed (parameters, case, spaces).

@@ -121,7 +121,7 @@ public struct SignatureMiddleware: MessagingMiddleware {
     if contentType.hasPrefix("application/json") {
       // The URL carries the body's hash; the body itself is not in the signed text.
       let query =
-        (try? FormParameters(decoding: Array((request.query ?? "").utf8))) ?? FormParameters()
+        (try? FormParameters(decoding: (request.query ?? "").utf8)) ?? FormParameters()
       guard let expected = query["bodySHA256"] else {
         return .invalid(reason: "JSON body without bodySHA256")
       }

@@ -13,7 +13,6 @@ package import Crypto
 /// Keys are derived with HKDF-SHA256, separately for signing and encryption.
 public struct SessionSecrets: Sendable {
   // Key bytes (SymmetricKey is not Sendable in swift-crypto 3); keys are made on use.
-  private let signingMaterial: [[UInt8]]
   private let encryptionMaterial: [[UInt8]]
 
   /// The keys that sign cookies (HMAC-SHA256), newest first, each absorbed into its HMAC once:
@@ -50,9 +49,8 @@ public struct SessionSecrets: Sendable {
         info: Array("parley.session.\(purpose).v1".utf8), outputByteCount: 32
       ).withUnsafeBytes { Array($0) }
     }
-    signingMaterial = material.map { derive($0, "sign") }
+    signers = material.map { KeyedHMAC(key: derive($0, "sign")) }
     encryptionMaterial = material.map { derive($0, "encrypt") }
-    signers = signingMaterial.map { KeyedHMAC(key: $0) }
   }
 
   /// Fresh random secrets: cookies signed with them are unreadable after a restart (sessions in

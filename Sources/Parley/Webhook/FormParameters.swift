@@ -63,7 +63,7 @@ public struct FormParameters: Sendable, Hashable, Sequence {
 
   /// Decodes a form body or query string given as text.
   public init(decoding text: String) throws(FormDecodingError) {
-    try self.init(decoding: Array(text.utf8))
+    try self.init(decoding: text.utf8)
   }
 }
 

@@ -93,8 +93,10 @@ public struct InboundMessage: Sendable, Hashable {
   /// - Throws: ``WebhookError`` when `From` or `To` is missing or empty, or `NumMedia` or
   ///   `NumSegments` is not a number.
   public init(parameters: FormParameters) throws(WebhookError) {
-    // One pass over the pairs, keeping each name's first value (as `parameters[name]` does):
-    // looking up twenty names one by one compared every name twenty times over.
+    // One pass over the pairs, keeping each name's first value (as `parameters[name]` does), in
+    // locals a switch fills: twenty lookups scanned the pairs twenty times, and a Dictionary of
+    // first values, tried instead, cost about 5 µs more per turn (`ParleyBench pipeline`, store
+    // none) in hashing and allocation.
     var from: String?
     var to: String?
     var messageSid: String?
