@@ -37,13 +37,18 @@ public struct SQLiteDatabase: Sendable {
   public init(
     path: String, durability: SQLiteDurability = .full, walAutocheckpointPages: Int = 4_000
   ) throws {
+    let synchronous = "PRAGMA synchronous = \(durability == .full ? "FULL" : "NORMAL")"
     var configuration = Configuration()
     configuration.busyMode = .timeout(5)
     configuration.prepareDatabase { db in
-      try db.execute(sql: "PRAGMA synchronous = \(durability == .full ? "FULL" : "NORMAL")")
+      try db.execute(sql: synchronous)
       try db.execute(sql: "PRAGMA wal_autocheckpoint = \(max(0, walAutocheckpointPages))")
     }
     pool = try DatabasePool(path: path, configuration: configuration)
+    // Again on the writer, which is the connection that commits: when `DatabasePool` puts a
+    // database in WAL mode it sets `synchronous = NORMAL` on its writer, after `prepareDatabase`
+    // ran. Until this line, a `.full` database committed without an fsync.
+    try pool.writeWithoutTransaction { db in try db.execute(sql: synchronous) }
     self.durability = durability
     try Self.migrator.migrate(pool)
   }

@@ -70,6 +70,8 @@ struct SQLiteStoreTests {
           "v3 processed messages in arrival order",
         ])
     }
+    // The writer too: GRDB's pool sets `synchronous = NORMAL` on it after `prepareDatabase`.
+    #expect(try database.pool.write { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") } == 2)
     let normal = try SQLiteDatabase(
       path: TemporaryDirectory.file("normal.sqlite"), durability: .normal)
     let synchronous = try normal.pool.read { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") }
