@@ -82,7 +82,8 @@ public struct SQLiteConversationStore: ConversationStore {
   }
 
   public func commit(_ writes: TurnWrites) async throws {
-    try await committer.commit(writes)
+    // Bound here, in the turn's own task: the writer every turn queues for only runs statements.
+    try await committer.commit(SQLiteTurnWrites(writes))
   }
 
   /// Runs `body` in a write transaction. A `durable` one is fsync'd even when the database runs
@@ -104,57 +105,32 @@ public struct SQLiteConversationStore: ConversationStore {
   }
 
   /// Applies a turn's writes inside an open transaction (the caller commits).
-  static func apply(_ writes: TurnWrites, in db: Database) throws {
+  static func apply(_ writes: SQLiteTurnWrites, in db: Database) throws {
     if !writes.optOutEvents.isEmpty {
       _ = try appendOptOutEvents(writes.optOutEvents, now: writes.now, in: db)
     }
     if let dedupe = writes.dedupe {
-      try ProcessedMessageRow(dedupe).insert(
-        db, replacingExpiredBy: writes.now.millisecondsSince1970)
+      try db.cachedStatement(sql: ProcessedMessageRow.upsertSQL).execute(arguments: dedupe)
       // No change: the MessageSid has a record that has not expired.
       if db.changesCount != 1 { throw ConversationStoreError(.duplicateMessage) }
     }
     switch writes.session {
-    case .save(let record, expected: nil):
+    case .insert(let arguments):
       do {
-        try SessionRow(record).insert(db)
+        try db.cachedStatement(sql: SessionRow.insertSQL).execute(arguments: arguments)
       } catch let error as DatabaseError
         where error.extendedResultCode == .SQLITE_CONSTRAINT_PRIMARYKEY
       {
         throw ConversationStoreError(.conflict, "a session already exists")
       }
-    case .save(let record, expected: let expected?):
-      try db.cachedStatement(
-        sql: """
-          UPDATE parley_session
-          SET session_id = ?, generation = ?, data = ?, created_at = ?, updated_at = ?, expires_at = ?
-          WHERE conversation_key = ? AND session_id = ? AND generation = ?
-          """
-      ).execute(
-        arguments: [
-          record.id, record.generation, Data(record.data), record.createdAt.millisecondsSince1970,
-          record.updatedAt.millisecondsSince1970, record.expiresAt.millisecondsSince1970,
-          record.key.rawValue, expected.id, expected.generation,
-        ])
+    case .update(let arguments):
+      try db.cachedStatement(sql: SQLiteTurnWrites.updateSQL).execute(arguments: arguments)
       try requireOneChange(db)
-    case .touch(let key, let expected, let updatedAt, let expiresAt):
-      try db.cachedStatement(
-        sql: """
-          UPDATE parley_session SET updated_at = ?, expires_at = ?
-          WHERE conversation_key = ? AND session_id = ? AND generation = ?
-          """
-      ).execute(
-        arguments: [
-          updatedAt.millisecondsSince1970, expiresAt.millisecondsSince1970, key.rawValue,
-          expected.id,
-          expected.generation,
-        ])
+    case .touch(let arguments):
+      try db.cachedStatement(sql: SQLiteTurnWrites.touchSQL).execute(arguments: arguments)
       try requireOneChange(db)
-    case .delete(let key, let expected):
-      try db.cachedStatement(
-        sql:
-          "DELETE FROM parley_session WHERE conversation_key = ? AND session_id = ? AND generation = ?"
-      ).execute(arguments: [key.rawValue, expected.id, expected.generation])
+    case .delete(let arguments):
+      try db.cachedStatement(sql: SQLiteTurnWrites.deleteSQL).execute(arguments: arguments)
       try requireOneChange(db)
     case nil:
       break
@@ -228,16 +204,15 @@ struct SessionRow: FetchableRecord, TableRecord {
     expiresAt = try row.decode(forColumn: "expires_at")
   }
 
-  func insert(_ db: Database) throws {
-    try db.cachedStatement(
-      sql: """
-        INSERT INTO parley_session
-          (conversation_key, session_id, generation, data, created_at, updated_at, expires_at)
-        VALUES (?, ?, ?, ?, ?, ?, ?)
-        """
-    ).execute(arguments: [
-      conversationKey, sessionID, generation, data, createdAt, updatedAt, expiresAt,
-    ])
+  static let insertSQL = """
+    INSERT INTO parley_session
+      (conversation_key, session_id, generation, data, created_at, updated_at, expires_at)
+    VALUES (?, ?, ?, ?, ?, ?, ?)
+    """
+
+  /// The arguments of ``insertSQL``.
+  var insertArguments: StatementArguments {
+    [conversationKey, sessionID, generation, data, createdAt, updatedAt, expiresAt]
   }
 
   init(_ record: SessionRecord) {
@@ -293,29 +268,94 @@ struct ProcessedMessageRow: FetchableRecord, TableRecord {
     expiresAt = try row.decode(forColumn: "expires_at")
   }
 
-  /// Inserts the record, or replaces one for the same MessageSid that expired by `now`: one
-  /// statement (an upsert whose update only applies to an expired record), where a DELETE and an
-  /// INSERT were two. A live record is left as it is, and no row changes.
-  func insert(_ db: Database, replacingExpiredBy now: Int64) throws {
-    try db.cachedStatement(
-      sql: """
-        INSERT INTO parley_processed_message
-          (message_sid, conversation_key, content_type, body, header_fields, created_at, expires_at)
-        VALUES (?, ?, ?, ?, ?, ?, ?)
-        ON CONFLICT (message_sid) DO UPDATE SET
-          conversation_key = excluded.conversation_key, content_type = excluded.content_type,
-          body = excluded.body, header_fields = excluded.header_fields,
-          created_at = excluded.created_at, expires_at = excluded.expires_at
-        WHERE parley_processed_message.expires_at <= ?
-        """
-    ).execute(arguments: [
-      messageSid, conversationKey, contentType, body, headerFields, createdAt, expiresAt, now,
-    ])
+  /// Inserts the record, or replaces one for the same MessageSid that expired by a time (the
+  /// last argument): one statement (an upsert whose update only applies to an expired record),
+  /// where a DELETE and an INSERT were two. A live record is left as it is, and no row changes.
+  static let upsertSQL = """
+    INSERT INTO parley_processed_message
+      (message_sid, conversation_key, content_type, body, header_fields, created_at, expires_at)
+    VALUES (?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (message_sid) DO UPDATE SET
+      conversation_key = excluded.conversation_key, content_type = excluded.content_type,
+      body = excluded.body, header_fields = excluded.header_fields,
+      created_at = excluded.created_at, expires_at = excluded.expires_at
+    WHERE parley_processed_message.expires_at <= ?
+    """
+
+  /// The arguments of ``upsertSQL``, replacing a record that expired by `now`.
+  func upsertArguments(replacingExpiredBy now: Int64) -> StatementArguments {
+    [messageSid, conversationKey, contentType, body, headerFields, createdAt, expiresAt, now]
   }
 
   var reply: StoredReply {
     StoredReply(
       contentType: contentType, body: body,
       headerFields: StoredReply.headerFields(fromJSON: headerFields))
+  }
+}
+
+/// A turn's writes as the statements' arguments, bound in the turn's own task before it joins a
+/// group: the writer, which every turn queues for, then only runs the statements. (Bound on the
+/// writer, the dedupe record's header-field JSON and the rows' conversions took its time from
+/// every turn queued behind.)
+struct SQLiteTurnWrites: Sendable {
+  /// The session's statement and its arguments.
+  enum SessionStatement: Sendable {
+    /// ``SessionRow/insertSQL``.
+    case insert(StatementArguments)
+    /// ``SQLiteTurnWrites/updateSQL``.
+    case update(StatementArguments)
+    /// ``SQLiteTurnWrites/touchSQL``.
+    case touch(StatementArguments)
+    /// ``SQLiteTurnWrites/deleteSQL``.
+    case delete(StatementArguments)
+  }
+
+  static let updateSQL = """
+    UPDATE parley_session
+    SET session_id = ?, generation = ?, data = ?, created_at = ?, updated_at = ?, expires_at = ?
+    WHERE conversation_key = ? AND session_id = ? AND generation = ?
+    """
+  static let touchSQL = """
+    UPDATE parley_session SET updated_at = ?, expires_at = ?
+    WHERE conversation_key = ? AND session_id = ? AND generation = ?
+    """
+  static let deleteSQL =
+    "DELETE FROM parley_session WHERE conversation_key = ? AND session_id = ? AND generation = ?"
+
+  /// When the turn committed.
+  var now: WallInstant
+  /// Opt-out events, sealed on the writer (each event's hash chains to the stored head).
+  var optOutEvents: [OptOutEventDraft]
+  /// ``ProcessedMessageRow/upsertSQL``'s arguments.
+  var dedupe: StatementArguments?
+  /// The session's statement.
+  var session: SessionStatement?
+
+  init(_ writes: TurnWrites) {
+    now = writes.now
+    optOutEvents = writes.optOutEvents
+    dedupe = writes.dedupe.map {
+      ProcessedMessageRow($0).upsertArguments(replacingExpiredBy: writes.now.millisecondsSince1970)
+    }
+    switch writes.session {
+    case .save(let record, expected: nil):
+      session = .insert(SessionRow(record).insertArguments)
+    case .save(let record, expected: let expected?):
+      session = .update([
+        record.id, record.generation, Data(record.data), record.createdAt.millisecondsSince1970,
+        record.updatedAt.millisecondsSince1970, record.expiresAt.millisecondsSince1970,
+        record.key.rawValue, expected.id, expected.generation,
+      ])
+    case .touch(let key, let expected, let updatedAt, let expiresAt):
+      session = .touch([
+        updatedAt.millisecondsSince1970, expiresAt.millisecondsSince1970, key.rawValue,
+        expected.id, expected.generation,
+      ])
+    case .delete(let key, let expected):
+      session = .delete([key.rawValue, expected.id, expected.generation])
+    case nil:
+      session = nil
+    }
   }
 }

@@ -14,7 +14,7 @@ import Parley
 /// told it committed before the group's `COMMIT` has returned, which under `synchronous=FULL` is
 /// after the fsync. If the group's transaction fails, every turn in it gets the error.
 final class GroupCommitter: Sendable {
-  private let batcher: DatabaseBatcher<TurnWrites, Void>
+  private let batcher: DatabaseBatcher<SQLiteTurnWrites, Void>
 
   init(database: SQLiteDatabase) {
     let pool = database.pool
@@ -32,14 +32,14 @@ final class GroupCommitter: Sendable {
   }
 
   /// Commits `writes` with the group it joins; returns once that group is committed.
-  func commit(_ writes: TurnWrites) async throws {
+  func commit(_ writes: SQLiteTurnWrites) async throws {
     try await batcher.submit(writes)
   }
 
   /// Applies each turn in a savepoint of one transaction and commits it; returns each turn's
   /// outcome. Opt-out events are fsync'd even under `synchronous=NORMAL`.
   static func commit(
-    _ group: [TurnWrites], durability: SQLiteDurability, in db: Database
+    _ group: [SQLiteTurnWrites], durability: SQLiteDurability, in db: Database
   ) -> [Result<Void, any Error>] {
     let forceFullSync = durability == .normal && group.contains { !$0.optOutEvents.isEmpty }
     do {
@@ -57,7 +57,7 @@ final class GroupCommitter: Sendable {
   }
 
   /// Applies each turn in a savepoint of its own: a turn that fails is rolled back alone.
-  private static func applyEach(_ group: [TurnWrites], in db: Database) throws
+  private static func applyEach(_ group: [SQLiteTurnWrites], in db: Database) throws
     -> [Result<Void, any Error>]
   {
     // The savepoint statements are cached: GRDB's `inSavepoint` prepares its SQL anew each time,

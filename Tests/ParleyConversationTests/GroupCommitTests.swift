@@ -42,7 +42,7 @@ struct GroupCommitTests {
       turn("a", sid: "SM-a2", generation: 2),
     ]
     let outcomes = database.pool.writeWithoutTransaction { db in
-      GroupCommitter.commit(group, durability: .full, in: db)
+      GroupCommitter.commit(group.map(SQLiteTurnWrites.init), durability: .full, in: db)
     }
     func code(_ outcome: Result<Void, any Error>) -> String {
       switch outcome {
@@ -73,7 +73,8 @@ struct GroupCommitTests {
       try db.execute(sql: "BEGIN")
       defer { try? db.execute(sql: "ROLLBACK") }
       return GroupCommitter.commit(
-        [turn("a", sid: "SM-a"), turn("b", sid: "SM-b")], durability: .full, in: db)
+        [turn("a", sid: "SM-a"), turn("b", sid: "SM-b")].map(SQLiteTurnWrites.init),
+        durability: .full, in: db)
     }
     #expect(outcomes.count == 2)
     #expect(outcomes.allSatisfy { if case .failure = $0 { true } else { false } })
