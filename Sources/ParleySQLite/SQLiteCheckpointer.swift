@@ -70,6 +70,12 @@ public struct SQLiteCheckpointer: Service {
         let progress = try await Self.checkpoint(connection)
         pause = progress == last ? idleInterval : interval
         last = progress
+      } catch  where Self.isAnotherCheckpoint(error) {
+        // The writer's automatic checkpoint (or an operator's) is copying the log right now: not
+        // a failure, and no reason to wait longer. (Logged as an error, this was hundreds of
+        // lines in a ten-minute soak.)
+        pause = interval
+        logger.debug("SQLite checkpoint skipped: another connection is checkpointing")
       } catch {
         pause = idleInterval
         logger.error("SQLite checkpoint failed", metadata: ["parley.error": "\(error)"])
@@ -80,6 +86,12 @@ public struct SQLiteCheckpointer: Service {
   /// Copies what it can of the log now, on a connection of its own (as ``run()`` does).
   public func checkpointNow() async throws -> Progress {
     try await Self.checkpoint(try openConnection())
+  }
+
+  /// Whether a checkpoint failed only because another connection was running one: a passive
+  /// checkpoint then returns `SQLITE_BUSY` at once (it never waits for the busy timeout).
+  static func isAnotherCheckpoint(_ error: any Error) -> Bool {
+    (error as? DatabaseError)?.resultCode == .SQLITE_BUSY
   }
 
   private func openConnection() throws -> DatabaseQueue {

@@ -201,6 +201,50 @@ struct SQLiteCheckpointerTests {
     #expect(try await store.sessions(after: nil, limit: 1000).count == 100)
   }
 
+  @Test func aCheckpointWhileAnotherRunsIsRecognizedAsSuch() async throws {
+    let path = TemporaryDirectory.file("busy-checkpoint.sqlite")
+    let database = try SQLiteDatabase(path: path, walAutocheckpointPages: 0)
+    try await database.pool.write { db in
+      try db.execute(sql: "CREATE TABLE filler (id INTEGER PRIMARY KEY, text TEXT)")
+      for index in 0..<200 {
+        try db.execute(
+          sql: "INSERT INTO filler (text) VALUES (?)",
+          arguments: [String(repeating: "x", count: 500) + "\(index)"])
+      }
+    }
+    // A reader holding an old snapshot, and a RESTART checkpoint that copies the log and then
+    // waits for that reader (holding SQLite's checkpoint lock) until its busy timeout.
+    var readerConfiguration = Configuration()
+    readerConfiguration.allowsUnsafeTransactions = true
+    let reader = try DatabaseQueue(path: path, configuration: readerConfiguration)
+    try reader.inDatabase { db in
+      try db.beginTransaction(.deferred)
+      _ = try Int.fetchOne(db, sql: "SELECT count(*) FROM filler")
+    }
+    try await database.pool.write { db in
+      try db.execute(sql: "INSERT INTO filler (text) VALUES ('after the snapshot')")
+    }
+    var configuration = Configuration()
+    configuration.busyMode = .timeout(10)
+    let restarting = try DatabaseQueue(path: path, configuration: configuration)
+    let restart = Task.detached {
+      try restarting.writeWithoutTransaction { db in _ = try db.checkpoint(.restart) }
+    }
+    let checkpointer = SQLiteCheckpointer(database: database, logger: Logger(label: "test"))
+    // Until the RESTART checkpoint is under way, a passive one may still run.
+    var failure: (any Error)?
+    for _ in 0..<50 where failure == nil {
+      try await Task.sleep(for: .milliseconds(100))
+      do { _ = try await checkpointer.checkpointNow() } catch { failure = error }
+    }
+    let error = try #require(failure)
+    #expect(SQLiteCheckpointer.isAnotherCheckpoint(error))
+    try reader.inDatabase { db in try db.rollback() }
+    _ = try? await restart.value
+    // Any other failure is not taken for one.
+    #expect(!SQLiteCheckpointer.isAnotherCheckpoint(DatabaseError(resultCode: .SQLITE_IOERR)))
+  }
+
   @Test func theServiceStopsOnGracefulShutdown() async throws {
     let database = try SQLiteDatabase(path: TemporaryDirectory.file("checkpointer-run.sqlite"))
     let checkpointer = SQLiteCheckpointer(
