@@ -12,8 +12,9 @@ public import ServiceLifecycle
 /// this service copies the log every ``interval`` while it grows (every ``idleInterval`` while it
 /// does not); the automatic checkpoint still runs at the threshold (it keeps the log bounded),
 /// but finds most pages already copied. Side by side in the benchmark (`run
-/// --compare-without-checkpointer`), p99 at 64 connections fell from 29 to 18 ms on an empty
-/// store and from 95 to 47 ms with 1,000,000 conversations stored.
+/// --compare-without-checkpointer`, every turn fsync'd), p99 at 64 connections fell from 21 to
+/// 18 ms on an empty store and from 126 to 38 ms (max 320 to 59 ms) with 1,000,000 conversations
+/// stored.
 ///
 /// Run it beside the server:
 /// ```swift

@@ -181,8 +181,9 @@ public struct SQLiteConversationStore: ConversationStore {
 }
 
 /// A row of `parley_session`, read and inserted column by column with cached statements: every
-/// turn does both, and with GRDB's `PersistableRecord.insert` the fsync'd benchmark row served
-/// 12% fewer turns (3,925 against 4,473 req/s, side by side).
+/// turn does both, and with GRDB's `PersistableRecord.insert` the benchmark's SQLite row served
+/// 12% fewer turns (3,925 against 4,473 req/s, side by side; measured before 419008f, with the
+/// writer at `synchronous=NORMAL`).
 struct SessionRow: FetchableRecord, TableRecord {
   static let databaseTableName = "parley_session"
 

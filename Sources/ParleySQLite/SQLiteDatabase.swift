@@ -30,7 +30,9 @@ public struct SQLiteDatabase: Sendable {
   ///     default is 1,000). The copy runs inside that commit and stalls the turns waiting on the
   ///     writer, so fewer, larger checkpoints trade a longer stall now and then for less work
   ///     overall: a page changed by many turns is copied once. With 1,000,000 stored
-  ///     conversations the benchmark's fsync'd row served 22% more turns at 4,000 than at 1,000.
+  ///     conversations the benchmark's SQLite row served 22% more turns at 4,000 than at 1,000
+  ///     (measured before 419008f, when the writer committed with `synchronous=NORMAL` whatever
+  ///     the durability).
   ///     Run ``SQLiteCheckpointer`` beside the store and most of the copy is done before a commit
   ///     gets to it. 0 turns automatic checkpoints off: then the checkpointer (or your own
   ///     `PRAGMA wal_checkpoint`) is all that copies the log back.
