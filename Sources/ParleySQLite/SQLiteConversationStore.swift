@@ -104,45 +104,6 @@ public struct SQLiteConversationStore: ConversationStore {
     }
   }
 
-  /// Applies a turn's writes inside an open transaction (the caller commits).
-  static func apply(_ writes: SQLiteTurnWrites, in db: Database) throws {
-    if !writes.optOutEvents.isEmpty {
-      _ = try appendOptOutEvents(writes.optOutEvents, now: writes.now, in: db)
-    }
-    if let dedupe = writes.dedupe {
-      try db.cachedStatement(sql: ProcessedMessageRow.upsertSQL).execute(arguments: dedupe)
-      // No change: the MessageSid has a record that has not expired.
-      if db.changesCount != 1 { throw ConversationStoreError(.duplicateMessage) }
-    }
-    switch writes.session {
-    case .insert(let arguments):
-      do {
-        try db.cachedStatement(sql: SessionRow.insertSQL).execute(arguments: arguments)
-      } catch let error as DatabaseError
-        where error.extendedResultCode == .SQLITE_CONSTRAINT_PRIMARYKEY
-      {
-        throw ConversationStoreError(.conflict, "a session already exists")
-      }
-    case .update(let arguments):
-      try db.cachedStatement(sql: SQLiteTurnWrites.updateSQL).execute(arguments: arguments)
-      try requireOneChange(db)
-    case .touch(let arguments):
-      try db.cachedStatement(sql: SQLiteTurnWrites.touchSQL).execute(arguments: arguments)
-      try requireOneChange(db)
-    case .delete(let arguments):
-      try db.cachedStatement(sql: SQLiteTurnWrites.deleteSQL).execute(arguments: arguments)
-      try requireOneChange(db)
-    case nil:
-      break
-    }
-  }
-
-  private static func requireOneChange(_ db: Database) throws {
-    if db.changesCount != 1 {
-      throw ConversationStoreError(.conflict, "session changed since it was read")
-    }
-  }
-
   public func sweep(now: WallInstant, limit: Int) async throws -> SweepResult {
     try await database.pool.write { db in
       let cutoff = now.millisecondsSince1970
@@ -205,17 +166,6 @@ struct SessionRow: FetchableRecord, TableRecord {
     expiresAt = try row.decode(forColumn: "expires_at")
   }
 
-  static let insertSQL = """
-    INSERT INTO parley_session
-      (conversation_key, session_id, generation, data, created_at, updated_at, expires_at)
-    VALUES (?, ?, ?, ?, ?, ?, ?)
-    """
-
-  /// The arguments of ``insertSQL``.
-  var insertArguments: StatementArguments {
-    [conversationKey, sessionID, generation, data, createdAt, updatedAt, expiresAt]
-  }
-
   init(_ record: SessionRecord) {
     conversationKey = record.key.rawValue
     sessionID = record.id
@@ -235,8 +185,8 @@ struct SessionRow: FetchableRecord, TableRecord {
   }
 }
 
-/// A row of `parley_processed_message`: a handled MessageSid and the reply it got (inserted as
-/// `SessionRow` is).
+/// A row of `parley_processed_message`: a handled MessageSid and the reply it got (written, as
+/// `SessionRow`, through ``SQLiteTurnWrites``).
 struct ProcessedMessageRow: FetchableRecord, TableRecord {
   static let databaseTableName = "parley_processed_message"
 
@@ -292,71 +242,5 @@ struct ProcessedMessageRow: FetchableRecord, TableRecord {
     StoredReply(
       contentType: contentType, body: body,
       headerFields: StoredReply.headerFields(fromJSON: headerFields))
-  }
-}
-
-/// A turn's writes as the statements' arguments, bound in the turn's own task before it joins a
-/// group: the writer, which every turn queues for, then only runs the statements. (Bound on the
-/// writer, the dedupe record's header-field JSON and the rows' conversions took its time from
-/// every turn queued behind.)
-struct SQLiteTurnWrites: Sendable {
-  /// The session's statement and its arguments.
-  enum SessionStatement: Sendable {
-    /// ``SessionRow/insertSQL``.
-    case insert(StatementArguments)
-    /// ``SQLiteTurnWrites/updateSQL``.
-    case update(StatementArguments)
-    /// ``SQLiteTurnWrites/touchSQL``.
-    case touch(StatementArguments)
-    /// ``SQLiteTurnWrites/deleteSQL``.
-    case delete(StatementArguments)
-  }
-
-  static let updateSQL = """
-    UPDATE parley_session
-    SET session_id = ?, generation = ?, data = ?, created_at = ?, updated_at = ?, expires_at = ?
-    WHERE conversation_key = ? AND session_id = ? AND generation = ?
-    """
-  static let touchSQL = """
-    UPDATE parley_session SET updated_at = ?, expires_at = ?
-    WHERE conversation_key = ? AND session_id = ? AND generation = ?
-    """
-  static let deleteSQL =
-    "DELETE FROM parley_session WHERE conversation_key = ? AND session_id = ? AND generation = ?"
-
-  /// When the turn committed.
-  var now: WallInstant
-  /// Opt-out events, sealed on the writer (each event's hash chains to the stored head).
-  var optOutEvents: [OptOutEventDraft]
-  /// ``ProcessedMessageRow/upsertSQL``'s arguments.
-  var dedupe: StatementArguments?
-  /// The session's statement.
-  var session: SessionStatement?
-
-  init(_ writes: TurnWrites) {
-    now = writes.now
-    optOutEvents = writes.optOutEvents
-    dedupe = writes.dedupe.map {
-      ProcessedMessageRow($0).upsertArguments(replacingExpiredBy: writes.now.millisecondsSince1970)
-    }
-    switch writes.session {
-    case .save(let record, expected: nil):
-      session = .insert(SessionRow(record).insertArguments)
-    case .save(let record, expected: let expected?):
-      session = .update([
-        record.id, record.generation, Data(record.data), record.createdAt.millisecondsSince1970,
-        record.updatedAt.millisecondsSince1970, record.expiresAt.millisecondsSince1970,
-        record.key.rawValue, expected.id, expected.generation,
-      ])
-    case .touch(let key, let expected, let updatedAt, let expiresAt):
-      session = .touch([
-        updatedAt.millisecondsSince1970, expiresAt.millisecondsSince1970, key.rawValue,
-        expected.id, expected.generation,
-      ])
-    case .delete(let key, let expected):
-      session = .delete([key.rawValue, expected.id, expected.generation])
-    case nil:
-      session = nil
-    }
   }
 }

@@ -69,7 +69,7 @@ final class GroupCommitter: Sendable {
     return try group.map { writes in
       try begin.execute()
       do {
-        try SQLiteConversationStore.apply(writes, in: db)
+        try writes.apply(in: db)
       } catch {
         // SQLite may abandon the whole transaction on some errors (I/O, full disk): then no
         // turn of the group may be reported committed.

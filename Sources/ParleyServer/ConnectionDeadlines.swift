@@ -31,7 +31,7 @@ final class ConnectionDeadlines {
     self.idleTimeout = idleTimeout
   }
 
-  func arm(_ amount: TimeAmount, on loop: any EventLoop) {
+  private func arm(_ amount: TimeAmount, on loop: any EventLoop) {
     let deadline = loop.now + amount
     self.deadline = deadline
     if let timer, timer.firesAt <= deadline { return }
