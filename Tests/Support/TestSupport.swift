@@ -186,8 +186,14 @@ public final class SampleProcess {
       seen += String(decoding: data, as: UTF8.self)
       if let range = seen.range(of: #"127\.0\.0\.1:(\d+)"#, options: .regularExpression) {
         port = Int(seen[range].split(separator: ":").last!)!
-        // Keep draining the output so a chatty process never blocks on a full pipe.
-        handle.readabilityHandler = { handle in _ = handle.availableData }
+        // Keep draining the output so a chatty process never blocks on a full pipe. At the end
+        // of the output the handler goes: an end of file stays readable, so a handler left in
+        // place spins on it until the pipe is freed. (A SIGSEGV in libdispatch's
+        // `_dispatch_event_loop_drain`, seen once during a test's `kill`, had such a handler
+        // live.)
+        handle.readabilityHandler = { handle in
+          if handle.availableData.isEmpty { handle.readabilityHandler = nil }
+        }
         return
       }
     }
@@ -197,6 +203,7 @@ public final class SampleProcess {
   public func kill(signal: Int32) {
     Foundation.kill(process.processIdentifier, signal)
     process.waitUntilExit()
+    output.fileHandleForReading.readabilityHandler = nil
   }
 
   deinit {
