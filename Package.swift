@@ -265,7 +265,7 @@ let package = Package(
     .testTarget(
       name: "ParleyConversationTests",
       dependencies: [
-        "Parley", "ParleySQLite", "ParleyTesting", "SurveyBot",
+        "Parley", "ParleySQLite", "ParleyTesting", "ParleyFuzzing", "SurveyBot",
         .product(name: "GRDB", package: "GRDB.swift"),
         .product(name: "Logging", package: "swift-log"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -14,7 +14,7 @@ import ParleyTwiML
 public enum FuzzTargets {
   /// The targets, by name.
   public static let all: [String: @Sendable ([UInt8]) -> Void] = [
-    "form": form, "cookie": cookie, "twiml": twiml, "http": http,
+    "form": form, "cookie": cookie, "twiml": twiml, "http": http, "session": session,
   ]
 
   /// Form decoding: whatever decodes re-encodes to the same parameters, and the webhook models
@@ -56,6 +56,65 @@ public enum FuzzTargets {
       _ = CookieSessionMiddleware(State.self, secrets: secrets).open(
         value, key: key, logger: silent)
     }
+  }
+
+  /// Any JSON value, Codable through single-value, keyed and unkeyed containers: what the
+  /// `session` target and the session JSON tests decode arbitrary bytes into.
+  public indirect enum JSONValue: Codable, Equatable, Sendable {
+    case null
+    case bool(Bool)
+    case int(Int)
+    case double(Double)
+    case string(String)
+    case array([JSONValue])
+    case object([String: JSONValue])
+
+    public init(from decoder: any Decoder) throws {
+      let single = try decoder.singleValueContainer()
+      if single.decodeNil() {
+        self = .null
+      } else if let flag = try? single.decode(Bool.self) {
+        self = .bool(flag)
+      } else if let int = try? single.decode(Int.self) {
+        self = .int(int)
+      } else if let double = try? single.decode(Double.self) {
+        self = .double(double)
+      } else if let text = try? single.decode(String.self) {
+        self = .string(text)
+      } else if let array = try? single.decode([JSONValue].self) {
+        self = .array(array)
+      } else {
+        self = .object(try single.decode([String: JSONValue].self))
+      }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+      var single = encoder.singleValueContainer()
+      switch self {
+      case .null: try single.encodeNil()
+      case .bool(let flag): try single.encode(flag)
+      case .int(let int): try single.encode(int)
+      case .double(let double): try single.encode(double)
+      case .string(let text): try single.encode(text)
+      case .array(let array): try single.encode(array)
+      case .object(let object): try single.encode(object)
+      }
+    }
+  }
+
+  /// Stored session state (Parley's JSON coder): bytes either decode or are refused with an
+  /// error; what decodes encodes to bytes that decode to the same value and encode the same.
+  public static func session(_ bytes: [UInt8]) {
+    _ = try? SessionJSON.decode(DialogState.self, from: bytes)
+    guard let value = try? SessionJSON.decode(JSONValue.self, from: bytes) else { return }
+    guard let encoded = try? SessionJSON.encode(value) else {
+      preconditionFailure("a decoded value does not encode")
+    }
+    precondition(
+      (try? SessionJSON.decode(JSONValue.self, from: encoded)) == value,
+      "encode/decode round trip changed the value")
+    precondition(
+      (try? SessionJSON.encode(value)) == encoded, "the same value encoded to other bytes")
   }
 
   /// The TwiML parser: a document that parses renders and parses back to the same tree, and

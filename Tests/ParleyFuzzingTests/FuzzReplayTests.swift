@@ -18,7 +18,7 @@ struct FuzzReplayTests {
     }
   }
 
-  @Test(arguments: ["form", "cookie", "twiml", "http"])
+  @Test(arguments: ["form", "cookie", "twiml", "http", "session"])
   func replay(target: String) throws {
     let run = try #require(FuzzTargets.all[target])
     let files = Self.inputs(target)

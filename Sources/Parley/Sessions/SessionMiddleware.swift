@@ -72,7 +72,7 @@ public struct SessionMiddleware<State: SessionState>: MessagingMiddleware {
     var state = State()
     if let live {
       do {
-        state = try sessionDecoder.decode(State.self, from: Data(live.data))
+        state = try SessionJSON.decode(State.self, from: live.data)
       } catch {
         turn.logger.warning(
           "stored session state unreadable (did its type change?); starting afresh",
@@ -144,7 +144,7 @@ public struct SessionMiddleware<State: SessionState>: MessagingMiddleware {
   }
 
   static func encode(_ state: State) throws -> [UInt8] {
-    Array(try sessionEncoder.encode(state))
+    try SessionJSON.encode(state)
   }
 
   static func newSessionID() -> String {
@@ -152,12 +152,3 @@ public struct SessionMiddleware<State: SessionState>: MessagingMiddleware {
     return Base64URL.encode((0..<16).map { _ in UInt8.random(in: 0...255, using: &generator) })
   }
 }
-
-// One coder for every turn: JSONEncoder and JSONDecoder are thread-safe, and their options never
-// change after this. Keys sorted, so that an unchanged state encodes to the same bytes.
-private let sessionEncoder: JSONEncoder = {
-  let encoder = JSONEncoder()
-  encoder.outputFormatting = [.sortedKeys]
-  return encoder
-}()
-private let sessionDecoder = JSONDecoder()

@@ -1,0 +1,481 @@
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
+
+/// The JSON that session states are stored as: Foundation's format, written and read by a coder
+/// made for small states.
+///
+/// Every turn decodes its conversation's state and encodes it again. Foundation's
+/// `JSONEncoder`/`JSONDecoder` took about a quarter of a turn's CPU on the in-memory store: their
+/// generality (strategies, dynamic casts on every value, boxes) costs more than the few dozen
+/// bytes of a typical state. This coder writes and reads the same JSON as Foundation's default
+/// strategies do (`Data` as base64, `Date` as its reference-date seconds, `URL` as its absolute
+/// string, `Decimal` as a number), so stored states from either read with the other.
+///
+/// Objects' keys are written in byte order, so equal states encode to equal bytes (the session
+/// middleware only touches the expiry of an unchanged state).
+package enum SessionJSON {
+  /// Encodes `value` as JSON with its objects' keys sorted.
+  package static func encode<T: Encodable>(_ value: T) throws -> [UInt8] {
+    let tree = try JSONTreeEncoder.box(value, codingPath: [])
+    var output: [UInt8] = []
+    output.reserveCapacity(256)
+    JSONWriter.write(tree, into: &output)
+    return output
+  }
+
+  /// Decodes a `T` from JSON (any valid JSON, not only this coder's).
+  package static func decode<T: Decodable>(_ type: T.Type, from bytes: [UInt8]) throws -> T {
+    let tree: JSONNode
+    do {
+      tree = try bytes.withUnsafeBufferPointer { buffer in
+        var parser = JSONParser(buffer)
+        return try parser.parseDocument()
+      }
+    } catch let error as JSONParser.Failure {
+      throw DecodingError.dataCorrupted(
+        .init(
+          codingPath: [], debugDescription: "invalid JSON: \(error.reason) at byte \(error.offset)")
+      )
+    }
+    return try JSONTreeDecoder.unbox(tree, as: T.self, codingPath: [])
+  }
+}
+
+// MARK: - The tree being encoded
+
+/// A value the encoder built. Containers are classes: a nested container or a super-encoder is
+/// handed out first and filled in afterwards.
+enum EncodedJSON {
+  case null
+  case bool(Bool)
+  /// A number's JSON text.
+  case number(String)
+  case string(String)
+  case array(EncodedArray)
+  case object(EncodedObject)
+  /// What a super-encoder encodes, known once it has.
+  case deferred(EncodedSlot)
+}
+
+final class EncodedArray {
+  var items: [EncodedJSON] = []
+}
+
+final class EncodedObject {
+  var members: [(key: String, value: EncodedJSON)] = []
+}
+
+final class EncodedSlot {
+  var value: EncodedJSON?
+}
+
+/// Reads a value of a type that `T` is known to be (after comparing metatypes), without a
+/// dynamic cast.
+@inline(__always)
+func reinterpret<T, U>(_ value: T, as type: U.Type) -> U {
+  withUnsafePointer(to: value) { UnsafeRawPointer($0).load(as: U.self) }
+}
+
+// MARK: - Encoder
+
+final class JSONTreeEncoder: Encoder, SingleValueEncodingContainer {
+  let codingPath: [any CodingKey]
+  var userInfo: [CodingUserInfoKey: Any] { [:] }
+  /// What was encoded; nil if nothing was (Foundation then writes `{}`).
+  var value: EncodedJSON?
+
+  init(codingPath: [any CodingKey]) {
+    self.codingPath = codingPath
+  }
+
+  /// `value` as a tree: scalars and Foundation's special cases directly, anything else through
+  /// its `encode(to:)`.
+  static func box<T: Encodable>(
+    _ value: T, codingPath: @autoclosure () -> [any CodingKey]
+  ) throws -> EncodedJSON {
+    if let scalar = try scalar(value, codingPath: codingPath()) { return scalar }
+    let encoder = JSONTreeEncoder(codingPath: codingPath())
+    try value.encode(to: encoder)
+    return encoder.value ?? .object(EncodedObject())
+  }
+
+  /// The scalars, as a generic value: arrays, dictionaries and optionals reach their elements
+  /// through the generic `encode`.
+  private static func scalar<T: Encodable>(
+    _ value: T, codingPath: @autoclosure () -> [any CodingKey]
+  ) throws -> EncodedJSON? {
+    let type = T.self
+    if type == String.self { return .string(reinterpret(value, as: String.self)) }
+    if type == Int.self { return .number(String(reinterpret(value, as: Int.self))) }
+    if type == Bool.self { return .bool(reinterpret(value, as: Bool.self)) }
+    if type == Double.self {
+      return try number(reinterpret(value, as: Double.self), codingPath: codingPath())
+    }
+    if type == Int64.self { return .number(String(reinterpret(value, as: Int64.self))) }
+    if type == UInt8.self { return .number(String(reinterpret(value, as: UInt8.self))) }
+    if type == Data.self {
+      return .string(reinterpret(value, as: Data.self).base64EncodedString())
+    }
+    if type == Date.self {
+      return try number(
+        reinterpret(value, as: Date.self).timeIntervalSinceReferenceDate, codingPath: codingPath())
+    }
+    if type == URL.self { return .string(reinterpret(value, as: URL.self).absoluteString) }
+    if type == Decimal.self {
+      let decimal = reinterpret(value, as: Decimal.self)
+      guard !decimal.isNaN else {
+        throw EncodingError.invalidValue(
+          decimal,
+          .init(codingPath: codingPath(), debugDescription: "NaN is not representable in JSON"))
+      }
+      return .number(decimal.description)
+    }
+    if type == Float.self {
+      return try number(reinterpret(value, as: Float.self), codingPath: codingPath())
+    }
+    if type == Int8.self { return .number(String(reinterpret(value, as: Int8.self))) }
+    if type == Int16.self { return .number(String(reinterpret(value, as: Int16.self))) }
+    if type == Int32.self { return .number(String(reinterpret(value, as: Int32.self))) }
+    if type == UInt.self { return .number(String(reinterpret(value, as: UInt.self))) }
+    if type == UInt16.self { return .number(String(reinterpret(value, as: UInt16.self))) }
+    if type == UInt32.self { return .number(String(reinterpret(value, as: UInt32.self))) }
+    if type == UInt64.self { return .number(String(reinterpret(value, as: UInt64.self))) }
+    return nil
+  }
+
+  static func number<F: BinaryFloatingPoint & LosslessStringConvertible>(
+    _ value: F, codingPath: @autoclosure () -> [any CodingKey]
+  ) throws -> EncodedJSON {
+    guard value.isFinite else {
+      throw EncodingError.invalidValue(
+        value,
+        .init(codingPath: codingPath(), debugDescription: "\(value) is not representable in JSON"))
+    }
+    return .number(value.description)
+  }
+
+  // MARK: Encoder
+
+  func container<Key: CodingKey>(keyedBy type: Key.Type) -> KeyedEncodingContainer<Key> {
+    let object: EncodedObject
+    if case .object(let existing) = value {
+      object = existing
+    } else {
+      object = EncodedObject()
+      value = .object(object)
+    }
+    return KeyedEncodingContainer(JSONKeyedEncoding<Key>(object: object, codingPath: codingPath))
+  }
+
+  func unkeyedContainer() -> any UnkeyedEncodingContainer {
+    let array: EncodedArray
+    if case .array(let existing) = value {
+      array = existing
+    } else {
+      array = EncodedArray()
+      value = .array(array)
+    }
+    return JSONUnkeyedEncoding(array: array, codingPath: codingPath)
+  }
+
+  func singleValueContainer() -> any SingleValueEncodingContainer { self }
+
+  // MARK: SingleValueEncodingContainer
+
+  func encodeNil() throws { value = .null }
+  func encode(_ value: Bool) throws { self.value = .bool(value) }
+  func encode(_ value: String) throws { self.value = .string(value) }
+  func encode(_ value: Double) throws {
+    self.value = try Self.number(value, codingPath: codingPath)
+  }
+  func encode(_ value: Float) throws {
+    self.value = try Self.number(value, codingPath: codingPath)
+  }
+  func encode(_ value: Int) throws { self.value = .number(String(value)) }
+  func encode(_ value: Int8) throws { self.value = .number(String(value)) }
+  func encode(_ value: Int16) throws { self.value = .number(String(value)) }
+  func encode(_ value: Int32) throws { self.value = .number(String(value)) }
+  func encode(_ value: Int64) throws { self.value = .number(String(value)) }
+  func encode(_ value: UInt) throws { self.value = .number(String(value)) }
+  func encode(_ value: UInt8) throws { self.value = .number(String(value)) }
+  func encode(_ value: UInt16) throws { self.value = .number(String(value)) }
+  func encode(_ value: UInt32) throws { self.value = .number(String(value)) }
+  func encode(_ value: UInt64) throws { self.value = .number(String(value)) }
+  func encode<T: Encodable>(_ value: T) throws {
+    self.value = try Self.box(value, codingPath: codingPath)
+  }
+}
+
+struct JSONKeyedEncoding<Key: CodingKey>: KeyedEncodingContainerProtocol {
+  let object: EncodedObject
+  let codingPath: [any CodingKey]
+
+  private func put(_ value: EncodedJSON, _ key: Key) {
+    object.members.append((key.stringValue, value))
+  }
+
+  mutating func encodeNil(forKey key: Key) throws { put(.null, key) }
+  mutating func encode(_ value: Bool, forKey key: Key) throws { put(.bool(value), key) }
+  mutating func encode(_ value: String, forKey key: Key) throws { put(.string(value), key) }
+  mutating func encode(_ value: Double, forKey key: Key) throws {
+    put(try JSONTreeEncoder.number(value, codingPath: codingPath + [key]), key)
+  }
+  mutating func encode(_ value: Float, forKey key: Key) throws {
+    put(try JSONTreeEncoder.number(value, codingPath: codingPath + [key]), key)
+  }
+  mutating func encode(_ value: Int, forKey key: Key) throws { put(.number(String(value)), key) }
+  mutating func encode(_ value: Int8, forKey key: Key) throws { put(.number(String(value)), key) }
+  mutating func encode(_ value: Int16, forKey key: Key) throws { put(.number(String(value)), key) }
+  mutating func encode(_ value: Int32, forKey key: Key) throws { put(.number(String(value)), key) }
+  mutating func encode(_ value: Int64, forKey key: Key) throws { put(.number(String(value)), key) }
+  mutating func encode(_ value: UInt, forKey key: Key) throws { put(.number(String(value)), key) }
+  mutating func encode(_ value: UInt8, forKey key: Key) throws { put(.number(String(value)), key) }
+  mutating func encode(_ value: UInt16, forKey key: Key) throws {
+    put(.number(String(value)), key)
+  }
+  mutating func encode(_ value: UInt32, forKey key: Key) throws {
+    put(.number(String(value)), key)
+  }
+  mutating func encode(_ value: UInt64, forKey key: Key) throws {
+    put(.number(String(value)), key)
+  }
+  mutating func encode<T: Encodable>(_ value: T, forKey key: Key) throws {
+    put(try JSONTreeEncoder.box(value, codingPath: codingPath + [key]), key)
+  }
+
+  mutating func nestedContainer<NestedKey: CodingKey>(
+    keyedBy keyType: NestedKey.Type, forKey key: Key
+  ) -> KeyedEncodingContainer<NestedKey> {
+    let nested = EncodedObject()
+    put(.object(nested), key)
+    return KeyedEncodingContainer(
+      JSONKeyedEncoding<NestedKey>(object: nested, codingPath: codingPath + [key]))
+  }
+
+  mutating func nestedUnkeyedContainer(forKey key: Key) -> any UnkeyedEncodingContainer {
+    let nested = EncodedArray()
+    put(.array(nested), key)
+    return JSONUnkeyedEncoding(array: nested, codingPath: codingPath + [key])
+  }
+
+  mutating func superEncoder() -> any Encoder {
+    superEncoder(key: JSONCodingKey(stringValue: "super"))
+  }
+
+  mutating func superEncoder(forKey key: Key) -> any Encoder { superEncoder(key: key) }
+
+  private func superEncoder(key: any CodingKey) -> any Encoder {
+    let slot = EncodedSlot()
+    object.members.append((key.stringValue, .deferred(slot)))
+    return JSONSlotEncoder(slot: slot, codingPath: codingPath + [key])
+  }
+}
+
+struct JSONUnkeyedEncoding: UnkeyedEncodingContainer {
+  let array: EncodedArray
+  let codingPath: [any CodingKey]
+  var count: Int { array.items.count }
+
+  private var nextPath: [any CodingKey] { codingPath + [JSONCodingKey(index: count)] }
+
+  mutating func encodeNil() throws { array.items.append(.null) }
+  mutating func encode(_ value: Bool) throws { array.items.append(.bool(value)) }
+  mutating func encode(_ value: String) throws { array.items.append(.string(value)) }
+  mutating func encode(_ value: Double) throws {
+    array.items.append(try JSONTreeEncoder.number(value, codingPath: nextPath))
+  }
+  mutating func encode(_ value: Float) throws {
+    array.items.append(try JSONTreeEncoder.number(value, codingPath: nextPath))
+  }
+  mutating func encode(_ value: Int) throws { array.items.append(.number(String(value))) }
+  mutating func encode(_ value: Int8) throws { array.items.append(.number(String(value))) }
+  mutating func encode(_ value: Int16) throws { array.items.append(.number(String(value))) }
+  mutating func encode(_ value: Int32) throws { array.items.append(.number(String(value))) }
+  mutating func encode(_ value: Int64) throws { array.items.append(.number(String(value))) }
+  mutating func encode(_ value: UInt) throws { array.items.append(.number(String(value))) }
+  mutating func encode(_ value: UInt8) throws { array.items.append(.number(String(value))) }
+  mutating func encode(_ value: UInt16) throws { array.items.append(.number(String(value))) }
+  mutating func encode(_ value: UInt32) throws { array.items.append(.number(String(value))) }
+  mutating func encode(_ value: UInt64) throws { array.items.append(.number(String(value))) }
+  mutating func encode<T: Encodable>(_ value: T) throws {
+    array.items.append(try JSONTreeEncoder.box(value, codingPath: nextPath))
+  }
+
+  mutating func nestedContainer<NestedKey: CodingKey>(
+    keyedBy keyType: NestedKey.Type
+  ) -> KeyedEncodingContainer<NestedKey> {
+    let path = nextPath
+    let nested = EncodedObject()
+    array.items.append(.object(nested))
+    return KeyedEncodingContainer(JSONKeyedEncoding<NestedKey>(object: nested, codingPath: path))
+  }
+
+  mutating func nestedUnkeyedContainer() -> any UnkeyedEncodingContainer {
+    let path = nextPath
+    let nested = EncodedArray()
+    array.items.append(.array(nested))
+    return JSONUnkeyedEncoding(array: nested, codingPath: path)
+  }
+
+  mutating func superEncoder() -> any Encoder {
+    let path = nextPath
+    let slot = EncodedSlot()
+    array.items.append(.deferred(slot))
+    return JSONSlotEncoder(slot: slot, codingPath: path)
+  }
+}
+
+/// A super-encoder: an encoder whose value lands in a slot its container already holds.
+final class JSONSlotEncoder: Encoder {
+  let slot: EncodedSlot
+  let encoder: JSONTreeEncoder
+  var codingPath: [any CodingKey] { encoder.codingPath }
+  var userInfo: [CodingUserInfoKey: Any] { [:] }
+
+  init(slot: EncodedSlot, codingPath: [any CodingKey]) {
+    self.slot = slot
+    encoder = JSONTreeEncoder(codingPath: codingPath)
+  }
+
+  deinit { slot.value = encoder.value }
+
+  func container<Key: CodingKey>(keyedBy type: Key.Type) -> KeyedEncodingContainer<Key> {
+    defer { slot.value = encoder.value }
+    return encoder.container(keyedBy: type)
+  }
+
+  func unkeyedContainer() -> any UnkeyedEncodingContainer {
+    defer { slot.value = encoder.value }
+    return encoder.unkeyedContainer()
+  }
+
+  func singleValueContainer() -> any SingleValueEncodingContainer {
+    JSONSlotSingleValue(slot: slot, encoder: encoder)
+  }
+}
+
+/// A super-encoder's single value: stored into the slot as soon as it is encoded.
+struct JSONSlotSingleValue: SingleValueEncodingContainer {
+  let slot: EncodedSlot
+  let encoder: JSONTreeEncoder
+  var codingPath: [any CodingKey] { encoder.codingPath }
+
+  private func store(_ body: () throws -> Void) rethrows {
+    try body()
+    slot.value = encoder.value
+  }
+
+  mutating func encodeNil() throws { try store { try encoder.encodeNil() } }
+  mutating func encode(_ value: Bool) throws { try store { try encoder.encode(value) } }
+  mutating func encode(_ value: String) throws { try store { try encoder.encode(value) } }
+  mutating func encode(_ value: Double) throws { try store { try encoder.encode(value) } }
+  mutating func encode(_ value: Float) throws { try store { try encoder.encode(value) } }
+  mutating func encode(_ value: Int) throws { try store { try encoder.encode(value) } }
+  mutating func encode(_ value: Int8) throws { try store { try encoder.encode(value) } }
+  mutating func encode(_ value: Int16) throws { try store { try encoder.encode(value) } }
+  mutating func encode(_ value: Int32) throws { try store { try encoder.encode(value) } }
+  mutating func encode(_ value: Int64) throws { try store { try encoder.encode(value) } }
+  mutating func encode(_ value: UInt) throws { try store { try encoder.encode(value) } }
+  mutating func encode(_ value: UInt8) throws { try store { try encoder.encode(value) } }
+  mutating func encode(_ value: UInt16) throws { try store { try encoder.encode(value) } }
+  mutating func encode(_ value: UInt32) throws { try store { try encoder.encode(value) } }
+  mutating func encode(_ value: UInt64) throws { try store { try encoder.encode(value) } }
+  mutating func encode<T: Encodable>(_ value: T) throws { try store { try encoder.encode(value) } }
+}
+
+/// Keys of super-encoders and array positions.
+struct JSONCodingKey: CodingKey {
+  let stringValue: String
+  let intValue: Int?
+
+  init(stringValue: String) {
+    self.stringValue = stringValue
+    intValue = nil
+  }
+
+  init(intValue: Int) {
+    stringValue = String(intValue)
+    self.intValue = intValue
+  }
+
+  init(index: Int) {
+    stringValue = "Index \(index)"
+    intValue = index
+  }
+}
+
+// MARK: - Writer
+
+enum JSONWriter {
+  static func write(_ value: EncodedJSON, into output: inout [UInt8]) {
+    switch value {
+    case .null: output.append(contentsOf: "null".utf8)
+    case .bool(let flag): output.append(contentsOf: (flag ? "true" : "false").utf8)
+    case .number(let text): output.append(contentsOf: text.utf8)
+    case .string(let text): writeString(text, into: &output)
+    case .array(let array):
+      output.append(UInt8(ascii: "["))
+      for (index, item) in array.items.enumerated() {
+        if index > 0 { output.append(UInt8(ascii: ",")) }
+        write(item, into: &output)
+      }
+      output.append(UInt8(ascii: "]"))
+    case .object(let object):
+      writeObject(object.members, into: &output)
+    case .deferred(let slot):
+      // A super-encoder that encoded nothing: Foundation writes an empty object.
+      write(slot.value ?? .object(EncodedObject()), into: &output)
+    }
+  }
+
+  /// Members in the byte order of their keys; of a key encoded twice, the last value.
+  private static func writeObject(
+    _ members: [(key: String, value: EncodedJSON)], into output: inout [UInt8]
+  ) {
+    let order = members.indices.sorted { left, right in
+      let a = members[left].key
+      let b = members[right].key
+      if a == b { return left < right }
+      return a.utf8.lexicographicallyPrecedes(b.utf8)
+    }
+    output.append(UInt8(ascii: "{"))
+    var first = true
+    for (position, index) in order.enumerated() {
+      let member = members[index]
+      if position + 1 < order.count, members[order[position + 1]].key == member.key { continue }
+      if !first { output.append(UInt8(ascii: ",")) }
+      first = false
+      writeString(member.key, into: &output)
+      output.append(UInt8(ascii: ":"))
+      write(member.value, into: &output)
+    }
+    output.append(UInt8(ascii: "}"))
+  }
+
+  private static let hexDigits = Array("0123456789abcdef".utf8)
+
+  static func writeString(_ text: String, into output: inout [UInt8]) {
+    output.append(UInt8(ascii: "\""))
+    for byte in text.utf8 {
+      switch byte {
+      case UInt8(ascii: "\""): output.append(contentsOf: [UInt8(ascii: "\\"), byte])
+      case UInt8(ascii: "\\"): output.append(contentsOf: [UInt8(ascii: "\\"), byte])
+      case 0x0A: output.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
+      case 0x0D: output.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
+      case 0x09: output.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
+      case 0x08: output.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "b")])
+      case 0x0C: output.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "f")])
+      case 0x00..<0x20:
+        output.append(contentsOf: [
+          UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"),
+          hexDigits[Int(byte >> 4)], hexDigits[Int(byte & 0x0F)],
+        ])
+      default: output.append(byte)
+      }
+    }
+    output.append(UInt8(ascii: "\""))
+  }
+}
