@@ -6,6 +6,10 @@ import Synchronization
 /// ```swift
 /// struct Counter: SessionState { var count = 0 }
 /// ```
+/// It is stored as JSON, in the format Foundation's `JSONEncoder` writes with its default
+/// strategies and sorted keys (`Data` as base64, `Date` as seconds since 2001), so a state that
+/// Foundation can encode and decode round-trips the same way in the store. A state that no longer
+/// decodes (its type changed incompatibly) is logged and the conversation starts afresh.
 public protocol SessionState: Codable, Sendable {
   /// The state of a new conversation.
   init()
