@@ -251,6 +251,9 @@ import Testing
         "\"a\u{1}b\"", "\"open", "{} x", "[]]", "NaN", "Infinity", "'a'", "[,]", "[1,,]", "{,}",
       ].map { Array($0.utf8) } + [
         [0x22, 0xFF, 0x22], [0x22, 0xC3, 0x22], [0xEF, 0xBB, 0xBF, 0x31],
+        // Overlong "/", a UTF-16 surrogate and a code point past U+10FFFF, each in UTF-8.
+        [0x22, 0xC0, 0xAF, 0x22], [0x22, 0xED, 0xA0, 0x80, 0x22],
+        [0x22, 0xF4, 0x90, 0x80, 0x80, 0x22],
         Array(repeating: UInt8(ascii: "["), count: 100_000),
         Array(repeating: UInt8(ascii: "{"), count: 100_000),
       ]

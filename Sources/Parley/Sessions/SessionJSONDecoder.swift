@@ -194,10 +194,7 @@ struct JSONParser {
     while position < bytes.count {
       let byte = bytes[position]
       if byte == UInt8(ascii: "\"") {
-        let text = UnsafeBufferPointer(rebasing: bytes[start..<position])
-        guard let string = String(validating: text, as: UTF8.self) else {
-          throw fail("invalid UTF-8")
-        }
+        let string = try validated(UnsafeBufferPointer(rebasing: bytes[start..<position]))
         position += 1
         return string
       }
@@ -210,9 +207,7 @@ struct JSONParser {
       let byte = bytes[position]
       switch byte {
       case UInt8(ascii: "\""):
-        guard let string = String(validating: decoded, as: UTF8.self) else {
-          throw fail("invalid UTF-8")
-        }
+        let string = try decoded.withUnsafeBufferPointer { try validated($0) }
         position += 1
         return string
       case UInt8(ascii: "\\"):
@@ -226,6 +221,15 @@ struct JSONParser {
       }
     }
     throw fail("unterminated string")
+  }
+
+  /// `text` as a string, if it is valid UTF-8. Decoding repairs invalid UTF-8 with U+FFFD, so
+  /// valid text is exactly the text that comes back byte for byte. (`String(validating:)` is
+  /// generic in the runtime: its metadata lookups cost more than this check.)
+  private func validated(_ text: UnsafeBufferPointer<UInt8>) throws -> String {
+    let string = String(decoding: text, as: UTF8.self)
+    guard string.utf8.elementsEqual(text) else { throw fail("invalid UTF-8") }
+    return string
   }
 
   private mutating func parseEscape(into decoded: inout [UInt8]) throws {
