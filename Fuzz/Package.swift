@@ -3,7 +3,7 @@
 // -sanitize=fuzzer,address to every module so that the library code is instrumented too.
 import PackageDescription
 
-let targets = ["form", "cookie", "twiml", "http", "session"]
+let targets = ["form", "cookie", "twiml", "http", "json"]
 
 let package = Package(
   name: "ParleyFuzz",

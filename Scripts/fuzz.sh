@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs Parley's libFuzzer targets and prints, for each, the executions and the findings.
 #
-#   bash Scripts/fuzz.sh SECONDS [TARGET ...]      (targets: form cookie twiml http session; default all)
+#   bash Scripts/fuzz.sh SECONDS [TARGET ...]      (targets: form cookie twiml http json; default all)
 #
 # Builds Fuzz/ with -sanitize=fuzzer,address into .build-fuzz, runs each target for SECONDS on a
 # working copy of its seed corpus (Fuzz/Corpus/<target>), and keeps crashing inputs in
@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:?usage: Scripts/fuzz.sh SECONDS [TARGET ...]}
 shift
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(form cookie twiml http session)
+[ ${#targets[@]} -eq 0 ] && targets=(form cookie twiml http json)
 
 scratch="$(pwd)/.build-fuzz"
 swift build --package-path Fuzz --scratch-path "$scratch" -c release \

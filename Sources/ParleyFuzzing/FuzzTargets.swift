@@ -14,7 +14,7 @@ import ParleyTwiML
 public enum FuzzTargets {
   /// The targets, by name.
   public static let all: [String: @Sendable ([UInt8]) -> Void] = [
-    "form": form, "cookie": cookie, "twiml": twiml, "http": http, "session": session,
+    "form": form, "cookie": cookie, "twiml": twiml, "http": http, "json": json,
   ]
 
   /// Form decoding: whatever decodes re-encodes to the same parameters, and the webhook models
@@ -59,7 +59,7 @@ public enum FuzzTargets {
   }
 
   /// Any JSON value, Codable through single-value, keyed and unkeyed containers: what the
-  /// `session` target and the session JSON tests decode arbitrary bytes into.
+  /// `json` target and the stored-JSON tests decode arbitrary bytes into.
   public indirect enum JSONValue: Codable, Equatable, Sendable {
     case null
     case bool(Bool)
@@ -102,19 +102,21 @@ public enum FuzzTargets {
     }
   }
 
-  /// Stored session state (Parley's JSON coder): bytes either decode or are refused with an
-  /// error; what decodes encodes to bytes that decode to the same value and encode the same.
-  public static func session(_ bytes: [UInt8]) {
-    _ = try? SessionJSON.decode(DialogState.self, from: bytes)
-    guard let value = try? SessionJSON.decode(JSONValue.self, from: bytes) else { return }
-    guard let encoded = try? SessionJSON.encode(value) else {
+  /// The JSON coder for what the stores keep (session states, replies' header fields): bytes
+  /// either decode or are refused with an error; what decodes encodes to bytes that decode to the
+  /// same value and encode the same.
+  public static func json(_ bytes: [UInt8]) {
+    _ = try? StoredJSON.decode(DialogState.self, from: bytes)
+    _ = StoredReply.headerFields(fromJSON: String(decoding: bytes, as: UTF8.self))
+    guard let value = try? StoredJSON.decode(JSONValue.self, from: bytes) else { return }
+    guard let encoded = try? StoredJSON.encode(value) else {
       preconditionFailure("a decoded value does not encode")
     }
     precondition(
-      (try? SessionJSON.decode(JSONValue.self, from: encoded)) == value,
+      (try? StoredJSON.decode(JSONValue.self, from: encoded)) == value,
       "encode/decode round trip changed the value")
     precondition(
-      (try? SessionJSON.encode(value)) == encoded, "the same value encoded to other bytes")
+      (try? StoredJSON.encode(value)) == encoded, "the same value encoded to other bytes")
   }
 
   /// The TwiML parser: a document that parses renders and parses back to the same tree, and

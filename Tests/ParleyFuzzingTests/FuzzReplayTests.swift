@@ -18,7 +18,7 @@ struct FuzzReplayTests {
     }
   }
 
-  @Test(arguments: ["form", "cookie", "twiml", "http", "session"])
+  @Test(arguments: ["form", "cookie", "twiml", "http", "json"])
   func replay(target: String) throws {
     let run = try #require(FuzzTargets.all[target])
     let files = Self.inputs(target)

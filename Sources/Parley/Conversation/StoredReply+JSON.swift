@@ -1,57 +1,25 @@
-#if canImport(FoundationEssentials)
-  import FoundationEssentials
-#else
-  import Foundation
-#endif
-
 extension StoredReply {
   /// The header fields as the stores keep them: a JSON array of name-value arrays.
   ///
-  /// Written by hand: every turn stores its reply's `Set-Cookie`, and `JSONEncoder` cost more
-  /// than the SQLite row's insert. Read back, on a retry only, with `JSONDecoder`
-  /// (``headerFields(fromJSON:)``).
+  /// Written straight to bytes with ``StoredJSON``'s string writer: every turn stores its reply's
+  /// `Set-Cookie`, and going through an encoder cost more than the SQLite row's insert. Read back,
+  /// on a retry only, by ``headerFields(fromJSON:)``.
   package var headerFieldsJSON: String {
-    var json = "["
+    var json: [UInt8] = [UInt8(ascii: "[")]
     for (index, field) in headerFields.enumerated() {
-      json += index == 0 ? "[" : ",["
+      json.append(contentsOf: (index == 0 ? "[" : ",[").utf8)
       for (position, text) in field.enumerated() {
-        if position > 0 { json += "," }
-        Self.appendJSONString(text, to: &json)
+        if position > 0 { json.append(UInt8(ascii: ",")) }
+        JSONWriter.writeString(text, into: &json)
       }
-      json += "]"
+      json.append(UInt8(ascii: "]"))
     }
-    return json + "]"
+    json.append(UInt8(ascii: "]"))
+    return String(decoding: json, as: UTF8.self)
   }
 
   /// Header fields read back from ``headerFieldsJSON`` (none if the text is not such an array).
   package static func headerFields(fromJSON json: String) -> [[String]] {
-    (try? headerFieldsDecoder.decode([[String]].self, from: Data(json.utf8))) ?? []
-  }
-
-  private static func appendJSONString(_ text: String, to json: inout String) {
-    json += "\""
-    var plain = Substring(text)
-    while let special = plain.unicodeScalars.firstIndex(where: {
-      $0 == "\"" || $0 == "\\" || $0.value < 0x20
-    }) {
-      json += plain[..<special]
-      let scalar = plain.unicodeScalars[special]
-      switch scalar {
-      case "\"": json += "\\\""
-      case "\\": json += "\\\\"
-      case "\n": json += "\\n"
-      case "\r": json += "\\r"
-      case "\t": json += "\\t"
-      default:
-        let hex = String(scalar.value, radix: 16)
-        json += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-      }
-      plain = plain[plain.unicodeScalars.index(after: special)...]
-    }
-    json += plain
-    json += "\""
+    (try? StoredJSON.decode([[String]].self, from: Array(json.utf8))) ?? []
   }
 }
-
-// One decoder for every replay (as SessionMiddleware has for session states).
-private let headerFieldsDecoder = JSONDecoder()

@@ -103,7 +103,7 @@ public struct CookieSessionMiddleware<State: SessionState>: MessagingMiddleware 
   }
 
   func seal(_ envelope: Envelope, key: ConversationKey) throws -> String {
-    let plaintext = try SessionJSON.encode(envelope)
+    let plaintext = try StoredJSON.encode(envelope)
     let box = try AES.GCM.seal(
       plaintext, using: secrets.encryptionKeys[0], authenticating: Array(key.rawValue.utf8))
     let value = "v1." + Base64URL.encode(box.combined!)
@@ -129,7 +129,7 @@ public struct CookieSessionMiddleware<State: SessionState>: MessagingMiddleware 
           box, using: secret, authenticating: Array(key.rawValue.utf8))
       else { continue }
       do {
-        return try SessionJSON.decode(Envelope.self, from: Array(plaintext))
+        return try StoredJSON.decode(Envelope.self, from: Array(plaintext))
       } catch {
         logger.warning("session cookie state unreadable (did its type change?); starting afresh")
         return nil

@@ -72,7 +72,7 @@ public struct SessionMiddleware<State: SessionState>: MessagingMiddleware {
     var state = State()
     if let live {
       do {
-        state = try SessionJSON.decode(State.self, from: live.data)
+        state = try StoredJSON.decode(State.self, from: live.data)
       } catch {
         turn.logger.warning(
           "stored session state unreadable (did its type change?); starting afresh",
@@ -93,7 +93,7 @@ public struct SessionMiddleware<State: SessionState>: MessagingMiddleware {
       reply.headerFields.append(setCookie(value: "", maxAge: .zero))
       return reply
     }
-    let data = try Self.encode(session.state)
+    let data = try StoredJSON.encode(session.state)
     let expiresAt = now.advanced(by: configuration.timeout)
     let generation: Int64
     if let live, live.data == data {
@@ -141,10 +141,6 @@ public struct SessionMiddleware<State: SessionState>: MessagingMiddleware {
         turn.logger.debug("session cookie points at no live session")
       }
     }
-  }
-
-  static func encode(_ state: State) throws -> [UInt8] {
-    try SessionJSON.encode(state)
   }
 
   /// 128 random bits, base64url: two draws from the system's generator (one `getrandom` each),

@@ -6,10 +6,11 @@ import Testing
 
 @testable import Parley
 
-/// Session states are stored as JSON by Parley's own coder (`SessionJSON`). These tests hold it to
+/// Session states and replies' header fields are stored as JSON by Parley's own coder
+/// (`StoredJSON`). These tests hold it to
 /// Foundation's `JSONEncoder`/`JSONDecoder`: states stored by either read back with the other,
 /// equal; and bytes that are not JSON are refused with an error, never a crash.
-@Suite struct SessionJSONTests {
+@Suite struct StoredJSONTests {
   // MARK: Fixtures
 
   enum Mood: String, Codable, Equatable { case calm, eager }
@@ -149,12 +150,12 @@ import Testing
   private func expectInterchangeable<T: Codable & Equatable>(
     _ value: T, sourceLocation: SourceLocation = #_sourceLocation
   ) throws {
-    let ours = try SessionJSON.encode(value)
-    #expect(try SessionJSON.decode(T.self, from: ours) == value, sourceLocation: sourceLocation)
+    let ours = try StoredJSON.encode(value)
+    #expect(try StoredJSON.decode(T.self, from: ours) == value, sourceLocation: sourceLocation)
     #expect(
       try JSONDecoder().decode(T.self, from: Data(ours)) == value, sourceLocation: sourceLocation)
     let theirs = try foundationEncoded(value)
-    #expect(try SessionJSON.decode(T.self, from: theirs) == value, sourceLocation: sourceLocation)
+    #expect(try StoredJSON.decode(T.self, from: theirs) == value, sourceLocation: sourceLocation)
   }
 
   @Test func everyKindOfValueReadsBackEqualWithEitherCoder() throws {
@@ -187,7 +188,7 @@ import Testing
       var mango = "x\"y\n\u{1}"
     }
     #expect(
-      String(decoding: try SessionJSON.encode(Small()), as: UTF8.self)
+      String(decoding: try StoredJSON.encode(Small()), as: UTF8.self)
         == #"{"apple":[true,null],"mango":"x\"y\n\u0001","zebra":1}"#)
 
     let keys = (0..<200).map { "key\($0)" }
@@ -197,19 +198,19 @@ import Testing
     for (index, key) in keys.enumerated().reversed() { backwards[key] = index }
     backwards.reserveCapacity(4_000)
     #expect(Array(forwards.keys) != Array(backwards.keys), "the dictionaries iterate differently")
-    #expect(try SessionJSON.encode(forwards) == SessionJSON.encode(backwards))
+    #expect(try StoredJSON.encode(forwards) == StoredJSON.encode(backwards))
   }
 
   @Test func valuesJSONCannotHoldAreRefused() {
-    #expect(throws: EncodingError.self) { try SessionJSON.encode([Double.nan]) }
-    #expect(throws: EncodingError.self) { try SessionJSON.encode(["x": Float.infinity]) }
+    #expect(throws: EncodingError.self) { try StoredJSON.encode([Double.nan]) }
+    #expect(throws: EncodingError.self) { try StoredJSON.encode(["x": Float.infinity]) }
   }
 
   @Test func wrongShapesGiveFoundationsErrors() throws {
     struct Counter: Codable, Equatable { var count: Int }
     func decodeBoth(_ json: String) -> (ours: Result<Counter, any Error>, theirs: Bool) {
       (
-        Result { try SessionJSON.decode(Counter.self, from: Array(json.utf8)) },
+        Result { try StoredJSON.decode(Counter.self, from: Array(json.utf8)) },
         (try? JSONDecoder().decode(Counter.self, from: Data(json.utf8))) != nil
       )
     }
@@ -227,19 +228,19 @@ import Testing
       #expect(!theirs, "\(json)")
     }
     #expect {
-      try SessionJSON.decode(Counter.self, from: Array(#"{"count":"2"}"#.utf8))
+      try StoredJSON.decode(Counter.self, from: Array(#"{"count":"2"}"#.utf8))
     } throws: { error in
       guard case DecodingError.typeMismatch(_, let context) = error else { return false }
       return context.codingPath.map(\.stringValue) == ["count"]
     }
     #expect {
-      try SessionJSON.decode(Counter.self, from: Array("{}".utf8))
+      try StoredJSON.decode(Counter.self, from: Array("{}".utf8))
     } throws: { error in
       guard case DecodingError.keyNotFound(let key, _) = error else { return false }
       return key.stringValue == "count"
     }
     #expect(throws: DecodingError.self) {
-      try SessionJSON.decode([UInt8].self, from: Array("[255, 256]".utf8))
+      try StoredJSON.decode([UInt8].self, from: Array("[255, 256]".utf8))
     }
   }
 
@@ -259,14 +260,14 @@ import Testing
       ]
     for bytes in hostile {
       #expect(throws: DecodingError.self, "\(bytes.prefix(12))") {
-        try SessionJSON.decode(Value.self, from: bytes)
+        try StoredJSON.decode(Value.self, from: bytes)
       }
     }
     // Deep but within the limit.
     let deep =
       Array(repeating: UInt8(ascii: "["), count: 500)
       + Array(repeating: UInt8(ascii: "]"), count: 500)
-    _ = try SessionJSON.decode(Value.self, from: deep)
+    _ = try StoredJSON.decode(Value.self, from: deep)
   }
 
   /// Random corruptions of a stored state: whatever Foundation's parser accepts, so does Parley's,
@@ -276,8 +277,8 @@ import Testing
   /// `Double` (it is not an integer); there only acceptance is compared.
   @Test func corruptedStatesAreJudgedAsFoundationJudgesThem() throws {
     var generator = SplitMix64(seed: 0xC0DE)
-    let bytes = try SessionJSON.encode(Value.random(depth: 0, using: &generator))
-    let original = try SessionJSON.encode(Everything())
+    let bytes = try StoredJSON.encode(Value.random(depth: 0, using: &generator))
+    let original = try StoredJSON.encode(Everything())
     let replacements =
       Array(#"{}[]:,"\0123456789.eE+-tfnul x\"#.utf8) + [0x00, 0x1F, 0x80, 0xC3, 0xFF]
     var accepted = 0
@@ -291,7 +292,7 @@ import Testing
         default: mutated.insert(replacements.randomElement(using: &generator)!, at: index)
         }
       }
-      let ours = try? SessionJSON.decode(Value.self, from: mutated)
+      let ours = try? StoredJSON.decode(Value.self, from: mutated)
       let theirs = try? JSONDecoder().decode(Value.self, from: Data(mutated))
       let text = String(decoding: mutated, as: UTF8.self)
       if text.contains(/[0-9]{16,}\.[0-9]/) {

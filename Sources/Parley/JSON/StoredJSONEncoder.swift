@@ -4,46 +4,6 @@
   import Foundation
 #endif
 
-/// The JSON that session states are stored as: Foundation's format, written and read by a coder
-/// made for small states.
-///
-/// Every turn decodes its conversation's state and encodes it again. Foundation's
-/// `JSONEncoder`/`JSONDecoder` took about a quarter of a turn's CPU on the in-memory store: their
-/// generality (strategies, dynamic casts on every value, boxes) costs more than the few dozen
-/// bytes of a typical state. This coder writes and reads the same JSON as Foundation's default
-/// strategies do (`Data` as base64, `Date` as its reference-date seconds, `URL` as its absolute
-/// string, `Decimal` as a number), so stored states from either read with the other.
-///
-/// Objects' keys are written in byte order, so equal states encode to equal bytes (the session
-/// middleware only touches the expiry of an unchanged state).
-package enum SessionJSON {
-  /// Encodes `value` as JSON with its objects' keys sorted.
-  package static func encode<T: Encodable>(_ value: T) throws -> [UInt8] {
-    let tree = try JSONTreeEncoder.box(value, codingPath: [])
-    var output: [UInt8] = []
-    output.reserveCapacity(256)
-    JSONWriter.write(tree, into: &output)
-    return output
-  }
-
-  /// Decodes a `T` from JSON (any valid JSON, not only this coder's).
-  package static func decode<T: Decodable>(_ type: T.Type, from bytes: [UInt8]) throws -> T {
-    let tree: JSONNode
-    do {
-      tree = try bytes.withUnsafeBufferPointer { buffer in
-        var parser = JSONParser(buffer)
-        return try parser.parseDocument()
-      }
-    } catch let error as JSONParser.Failure {
-      throw DecodingError.dataCorrupted(
-        .init(
-          codingPath: [], debugDescription: "invalid JSON: \(error.reason) at byte \(error.offset)")
-      )
-    }
-    return try JSONTreeDecoder.unbox(tree, as: T.self, codingPath: [])
-  }
-}
-
 // MARK: - The tree being encoded
 
 /// A value the encoder built. Containers are classes: a nested container or a super-encoder is
@@ -56,8 +16,8 @@ enum EncodedJSON {
   case string(String)
   case array(EncodedArray)
   case object(EncodedObject)
-  /// What a super-encoder encodes, known once it has.
-  case deferred(EncodedSlot)
+  /// A super-encoder, whose value is known once it has encoded.
+  case deferred(JSONTreeEncoder)
 }
 
 final class EncodedArray {
@@ -66,17 +26,6 @@ final class EncodedArray {
 
 final class EncodedObject {
   var members: [(key: String, value: EncodedJSON)] = []
-}
-
-final class EncodedSlot {
-  var value: EncodedJSON?
-}
-
-/// Reads a value of a type that `T` is known to be (after comparing metatypes), without a
-/// dynamic cast.
-@inline(__always)
-func reinterpret<T, U>(_ value: T, as type: U.Type) -> U {
-  withUnsafePointer(to: value) { UnsafeRawPointer($0).load(as: U.self) }
 }
 
 // MARK: - Encoder
@@ -268,9 +217,9 @@ struct JSONKeyedEncoding<Key: CodingKey>: KeyedEncodingContainerProtocol {
   mutating func superEncoder(forKey key: Key) -> any Encoder { superEncoder(key: key) }
 
   private func superEncoder(key: any CodingKey) -> any Encoder {
-    let slot = EncodedSlot()
-    object.members.append((key.stringValue, .deferred(slot)))
-    return JSONSlotEncoder(slot: slot, codingPath: codingPath + [key])
+    let encoder = JSONTreeEncoder(codingPath: codingPath + [key])
+    object.members.append((key.stringValue, .deferred(encoder)))
+    return encoder
   }
 }
 
@@ -321,89 +270,9 @@ struct JSONUnkeyedEncoding: UnkeyedEncodingContainer {
   }
 
   mutating func superEncoder() -> any Encoder {
-    let path = nextPath
-    let slot = EncodedSlot()
-    array.items.append(.deferred(slot))
-    return JSONSlotEncoder(slot: slot, codingPath: path)
-  }
-}
-
-/// A super-encoder: an encoder whose value lands in a slot its container already holds.
-final class JSONSlotEncoder: Encoder {
-  let slot: EncodedSlot
-  let encoder: JSONTreeEncoder
-  var codingPath: [any CodingKey] { encoder.codingPath }
-  var userInfo: [CodingUserInfoKey: Any] { [:] }
-
-  init(slot: EncodedSlot, codingPath: [any CodingKey]) {
-    self.slot = slot
-    encoder = JSONTreeEncoder(codingPath: codingPath)
-  }
-
-  deinit { slot.value = encoder.value }
-
-  func container<Key: CodingKey>(keyedBy type: Key.Type) -> KeyedEncodingContainer<Key> {
-    defer { slot.value = encoder.value }
-    return encoder.container(keyedBy: type)
-  }
-
-  func unkeyedContainer() -> any UnkeyedEncodingContainer {
-    defer { slot.value = encoder.value }
-    return encoder.unkeyedContainer()
-  }
-
-  func singleValueContainer() -> any SingleValueEncodingContainer {
-    JSONSlotSingleValue(slot: slot, encoder: encoder)
-  }
-}
-
-/// A super-encoder's single value: stored into the slot as soon as it is encoded.
-struct JSONSlotSingleValue: SingleValueEncodingContainer {
-  let slot: EncodedSlot
-  let encoder: JSONTreeEncoder
-  var codingPath: [any CodingKey] { encoder.codingPath }
-
-  private func store(_ body: () throws -> Void) rethrows {
-    try body()
-    slot.value = encoder.value
-  }
-
-  mutating func encodeNil() throws { try store { try encoder.encodeNil() } }
-  mutating func encode(_ value: Bool) throws { try store { try encoder.encode(value) } }
-  mutating func encode(_ value: String) throws { try store { try encoder.encode(value) } }
-  mutating func encode(_ value: Double) throws { try store { try encoder.encode(value) } }
-  mutating func encode(_ value: Float) throws { try store { try encoder.encode(value) } }
-  mutating func encode(_ value: Int) throws { try store { try encoder.encode(value) } }
-  mutating func encode(_ value: Int8) throws { try store { try encoder.encode(value) } }
-  mutating func encode(_ value: Int16) throws { try store { try encoder.encode(value) } }
-  mutating func encode(_ value: Int32) throws { try store { try encoder.encode(value) } }
-  mutating func encode(_ value: Int64) throws { try store { try encoder.encode(value) } }
-  mutating func encode(_ value: UInt) throws { try store { try encoder.encode(value) } }
-  mutating func encode(_ value: UInt8) throws { try store { try encoder.encode(value) } }
-  mutating func encode(_ value: UInt16) throws { try store { try encoder.encode(value) } }
-  mutating func encode(_ value: UInt32) throws { try store { try encoder.encode(value) } }
-  mutating func encode(_ value: UInt64) throws { try store { try encoder.encode(value) } }
-  mutating func encode<T: Encodable>(_ value: T) throws { try store { try encoder.encode(value) } }
-}
-
-/// Keys of super-encoders and array positions.
-struct JSONCodingKey: CodingKey {
-  let stringValue: String
-  let intValue: Int?
-
-  init(stringValue: String) {
-    self.stringValue = stringValue
-    intValue = nil
-  }
-
-  init(intValue: Int) {
-    stringValue = String(intValue)
-    self.intValue = intValue
-  }
-
-  init(index: Int) {
-    stringValue = "Index \(index)"
-    intValue = index
+    let encoder = JSONTreeEncoder(codingPath: nextPath)
+    array.items.append(.deferred(encoder))
+    return encoder
   }
 }
 
@@ -425,9 +294,9 @@ enum JSONWriter {
       output.append(UInt8(ascii: "]"))
     case .object(let object):
       writeObject(object.members, into: &output)
-    case .deferred(let slot):
+    case .deferred(let encoder):
       // A super-encoder that encoded nothing: Foundation writes an empty object.
-      write(slot.value ?? .object(EncodedObject()), into: &output)
+      write(encoder.value ?? .object(EncodedObject()), into: &output)
     }
   }
 
