@@ -57,6 +57,23 @@ struct KeywordTests {
     #expect(OptOutKeywords().match(body) == nil)
   }
 
+  /// White space is Unicode's White_Space property, ASCII or not: a keyword between two of the same
+  /// scalar is still a keyword exactly when that scalar is white space.
+  @Test func whitespaceIsUnicodesWhiteSpaceForEveryScalar() {
+    let keywords = OptOutKeywords()
+    for value in UInt32(0)...0x10FFFF {
+      guard let scalar = Unicode.Scalar(value) else { continue }
+      let space = String(Character(scalar))
+      let isWhiteSpace = scalar.properties.isWhitespace
+      // Every white space, every scalar below U+0100, and a sample of the rest.
+      if isWhiteSpace || value < 0x100 || value % 97 == 0 {
+        #expect(
+          (keywords.match(space + "STOP" + space) == .optOut(keyword: "STOP")) == isWhiteSpace,
+          "U+\(String(value, radix: 16))")
+      }
+    }
+  }
+
   @Test func yesAndUnstopAreConditionalAndCustomKeywordsAddToTheDefaults() {
     let keywords = OptOutKeywords(
       additionalOptOut: ["arret", "ALTO"], additionalOptIn: ["arriba"], additionalHelp: ["aide"])

@@ -61,16 +61,21 @@ public struct OptOutKeywords: Sendable, Hashable {
   /// nil when it holds more than one word.
   static func normalizedWord(_ body: String) -> String? {
     var scalars = Substring(body).unicodeScalars[...]
-    while let first = scalars.first, first.properties.isWhitespace { scalars = scalars.dropFirst() }
-    while let last = scalars.last,
-      last.properties.isWhitespace || trailingPunctuation.contains(last)
-    {
+    while let first = scalars.first, isWhitespace(first) { scalars = scalars.dropFirst() }
+    while let last = scalars.last, isWhitespace(last) || trailingPunctuation.contains(last) {
       scalars = scalars.dropLast()
     }
-    guard !scalars.isEmpty, !scalars.contains(where: { $0.properties.isWhitespace }) else {
+    guard !scalars.isEmpty, !scalars.contains(where: isWhitespace) else {
       return nil
     }
     return String(String.UnicodeScalarView(scalars)).uppercased()
+  }
+
+  /// Unicode's White_Space property, answered without the property tables for ASCII (every
+  /// message's scalars go through this).
+  static func isWhitespace(_ scalar: Unicode.Scalar) -> Bool {
+    if scalar.isASCII { return scalar == " " || (0x09...0x0D).contains(scalar.value) }
+    return scalar.properties.isWhitespace
   }
 
   static let trailingPunctuation: Set<Unicode.Scalar> = Set(".!?,;:…。！？\"'”’)".unicodeScalars)
