@@ -157,7 +157,7 @@ public struct ParleyServer: Service {
   ) async throws -> Bool {
     let limit = application.configuration.maximumBodySize
     let clientKeepsAlive =
-      !(head.headerFields[.connection]?.lowercased().contains("close") ?? false)
+      !(head.headerFields.value(of: .connection)?.lowercased().contains("close") ?? false)
 
     if head.headerFields.count > configuration.maximumHeaderCount {
       try await write(
@@ -166,11 +166,13 @@ public struct ParleyServer: Service {
           body: "too many header fields\n"), keepAlive: false, to: outbound)
       return false
     }
-    if let declared = head.headerFields[.contentLength].flatMap({ Int($0) }), declared > limit {
+    if let declared = head.headerFields.value(of: .contentLength).flatMap({ Int($0) }),
+      declared > limit
+    {
       try await write(tooLarge(limit), keepAlive: false, to: outbound)
       return false
     }
-    if head.headerFields[.expect]?.lowercased() == "100-continue" {
+    if head.headerFields.value(of: .expect)?.lowercased() == "100-continue" {
       try await outbound.write(.head(HTTPResponse(status: .continue)))
     }
 

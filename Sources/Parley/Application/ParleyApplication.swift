@@ -150,7 +150,7 @@ public struct ParleyApplication: Sendable {
       if request.head.method == .get {
         return try FormParameters(decoding: (request.query ?? "").utf8)
       }
-      let contentType = request.head.headerFields[.contentType] ?? ""
+      let contentType = request.head.headerFields.value(of: .contentType) ?? ""
       // Twilio sends exactly this; anything else is parsed (parameters, case, spaces).
       let isForm =
         contentType == "application/x-www-form-urlencoded"

@@ -125,7 +125,7 @@ extension Reply {
   /// The reply as it will be sent, for the dedupe record.
   var stored: StoredReply {
     let rendered = ParleyApplication.render(self)
-    let contentType = rendered.head.headerFields[.contentType] ?? ""
+    let contentType = rendered.head.headerFields.value(of: .contentType) ?? ""
     return StoredReply(
       contentType: contentType, body: rendered.bodyText,
       headerFields: headerFields.map { [$0.name.rawName, $0.value] })

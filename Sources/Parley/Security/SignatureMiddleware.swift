@@ -86,11 +86,11 @@ public struct SignatureMiddleware: MessagingMiddleware {
   /// Checks one request, given its decoded form parameters (empty for a GET or a JSON body).
   public func verify(_ request: WebhookRequest, formParameters: FormParameters) -> Verdict {
     let fields = request.head.headerFields
-    guard let signature = fields[Self.signatureHeader], !signature.isEmpty else {
+    guard let signature = fields.value(of: Self.signatureHeader), !signature.isEmpty else {
       return .missingSignature
     }
     var sharedKey: KeyedHMAC<SHA256>?
-    if let settings = fields[Self.settingsHeader], !settings.isEmpty {
+    if let settings = fields.value(of: Self.settingsHeader), !settings.isEmpty {
       var keyID: String?
       var algorithmName = TwilioSignatureAlgorithm.hmacSHA1.rawValue
       for part in settings.split(separator: ",") {
@@ -114,7 +114,7 @@ public struct SignatureMiddleware: MessagingMiddleware {
     }
 
     var parameters = formParameters.pairs
-    let contentType = fields[.contentType]?.lowercased() ?? ""
+    let contentType = fields.value(of: .contentType)?.lowercased() ?? ""
     if contentType.hasPrefix("application/json") || request.head.method == .get {
       parameters = []
     }
@@ -159,13 +159,18 @@ public struct SignatureMiddleware: MessagingMiddleware {
     var scheme = "http"
     var host = request.head.authority ?? ""
     if let remote = request.remoteAddress, configuration.trustedProxies.contains(remote) {
-      if let proto = fields[HTTPField.Name("X-Forwarded-Proto")!]?.split(separator: ",").first {
+      if let proto = fields.value(of: HTTPField.Name("X-Forwarded-Proto")!)?.split(separator: ",")
+        .first
+      {
         scheme = proto.trimmingASCIISpace().lowercased()
       }
-      if let forwarded = fields[HTTPField.Name("X-Forwarded-Host")!]?.split(separator: ",").first {
+      if let forwarded = fields.value(of: HTTPField.Name("X-Forwarded-Host")!)?.split(
+        separator: ","
+      ).first {
         host = forwarded.trimmingASCIISpace()
       }
-      if let port = fields[HTTPField.Name("X-Forwarded-Port")!]?.split(separator: ",").first?
+      if let port = fields.value(of: HTTPField.Name("X-Forwarded-Port")!)?.split(separator: ",")
+        .first?
         .trimmingASCIISpace(),
         !host.contains(":") || host.hasSuffix("]")
       {
