@@ -57,6 +57,8 @@ let package = Package(
       dependencies: [
         "Parley",
         .product(name: "GRDB", package: "GRDB.swift"),
+        // SQLite's C interface, for the hot path's reads (SQLiteRows.swift).
+        .product(name: "GRDBSQLite", package: "GRDB.swift"),
         .product(name: "Logging", package: "swift-log"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
       ],

@@ -62,18 +62,18 @@ public struct SQLiteConversationStore: ConversationStore {
 
   /// Reads one turn's snapshot inside an open read transaction.
   static func read(_ request: SnapshotRequest, in db: Database) throws -> TurnSnapshot {
-    // Cached statements: every turn runs these, so they are prepared once per connection.
+    // Every turn runs these: cached statements, read without GRDB's records (`forEachRow`).
     var snapshot = TurnSnapshot()
-    snapshot.session = try SessionRow.fetchOne(
-      db.cachedStatement(sql: "SELECT * FROM parley_session WHERE conversation_key = ?"),
-      arguments: [request.key.rawValue]
-    )?.record
+    try db.forEachRow(SessionRow.selectSQL, [.text(request.key.rawValue)]) { row in
+      snapshot.session = try SessionRow(row).record
+    }
     if let messageSid = request.messageSid {
-      snapshot.replay = try ProcessedMessageRow.fetchOne(
-        db.cachedStatement(
-          sql: "SELECT * FROM parley_processed_message WHERE message_sid = ? AND expires_at > ?"),
-        arguments: [messageSid, request.now.millisecondsSince1970]
-      )?.reply
+      try db.forEachRow(
+        ProcessedMessageRow.selectReplySQL,
+        [.text(messageSid), .integer(request.now.millisecondsSince1970)]
+      ) { row in
+        snapshot.replay = try ProcessedMessageRow.reply(row)
+      }
     }
     if let subscriber = request.subscriber {
       snapshot.optOuts = try optOutRecords(subscriber: subscriber, scopes: request.scopes, in: db)
@@ -156,6 +156,22 @@ struct SessionRow: FetchableRecord, TableRecord {
   var updatedAt: Int64
   var expiresAt: Int64
 
+  /// The session of one conversation: the columns in the order `init(_: SQLiteRow)` reads.
+  static let selectSQL = """
+    SELECT conversation_key, session_id, generation, data, created_at, updated_at, expires_at
+    FROM parley_session WHERE conversation_key = ?
+    """
+
+  init(_ row: SQLiteRow) throws {
+    conversationKey = try row.text(0)
+    sessionID = try row.text(1)
+    generation = try row.integer(2)
+    data = Data(try row.bytes(3))
+    createdAt = try row.integer(4)
+    updatedAt = try row.integer(5)
+    expiresAt = try row.integer(6)
+  }
+
   init(row: Row) throws {
     conversationKey = try row.decode(forColumn: "conversation_key")
     sessionID = try row.decode(forColumn: "session_id")
@@ -187,9 +203,7 @@ struct SessionRow: FetchableRecord, TableRecord {
 
 /// A row of `parley_processed_message`: a handled MessageSid and the reply it got (written, as
 /// `SessionRow`, through ``SQLiteTurnWrites``).
-struct ProcessedMessageRow: FetchableRecord, TableRecord {
-  static let databaseTableName = "parley_processed_message"
-
+struct ProcessedMessageRow {
   var messageSid: String
   var conversationKey: String
   var contentType: String
@@ -209,14 +223,18 @@ struct ProcessedMessageRow: FetchableRecord, TableRecord {
     expiresAt = record.expiresAt.millisecondsSince1970
   }
 
-  init(row: Row) throws {
-    messageSid = try row.decode(forColumn: "message_sid")
-    conversationKey = try row.decode(forColumn: "conversation_key")
-    contentType = try row.decode(forColumn: "content_type")
-    body = try row.decode(forColumn: "body")
-    headerFields = try row.decode(forColumn: "header_fields")
-    createdAt = try row.decode(forColumn: "created_at")
-    expiresAt = try row.decode(forColumn: "expires_at")
+  /// The reply stored for a MessageSid whose record has not expired by a time: the columns in the
+  /// order ``reply(_:)`` reads.
+  static let selectReplySQL = """
+    SELECT content_type, body, header_fields FROM parley_processed_message
+    WHERE message_sid = ? AND expires_at > ?
+    """
+
+  /// The reply in a row of ``selectReplySQL``.
+  static func reply(_ row: SQLiteRow) throws -> StoredReply {
+    StoredReply(
+      contentType: try row.text(0), body: try row.text(1),
+      headerFields: StoredReply.headerFields(fromJSON: try row.text(2)))
   }
 
   /// Inserts the record, or replaces one for the same MessageSid that expired by a time (the
@@ -236,11 +254,5 @@ struct ProcessedMessageRow: FetchableRecord, TableRecord {
   /// The arguments of ``upsertSQL``, replacing a record that expired by `now`.
   func upsertArguments(replacingExpiredBy now: Int64) -> StatementArguments {
     [messageSid, conversationKey, contentType, body, headerFields, createdAt, expiresAt, now]
-  }
-
-  var reply: StoredReply {
-    StoredReply(
-      contentType: contentType, body: body,
-      headerFields: StoredReply.headerFields(fromJSON: headerFields))
   }
 }

@@ -99,6 +99,43 @@ struct SQLiteStoreTests {
       ])
   }
 
+  /// What a turn reads is read with the type Parley wrote, never converted: a value of another
+  /// type in any column (a row written by another tool, or damaged) fails that conversation's turn
+  /// with a 500 and an empty `<Response/>`, so nothing is texted, and leaves the others alone.
+  @Test(arguments: [
+    "UPDATE parley_session SET data = CAST(data AS TEXT) WHERE conversation_key LIKE :conversations",
+    "UPDATE parley_session SET session_id = x'01' WHERE conversation_key LIKE :conversations",
+    "UPDATE parley_session SET expires_at = 1.5 WHERE conversation_key LIKE :conversations",
+    "UPDATE parley_opt_out SET opted_out = 'no' WHERE subscriber = :alice",
+    "UPDATE parley_opt_out SET opted_out = 2 WHERE subscriber = :alice",
+    "UPDATE parley_opt_out SET updated_at = 'yesterday' WHERE subscriber = :alice",
+    "UPDATE parley_processed_message SET body = x'3c2f3e' WHERE message_sid = 'SM-a'",
+    "UPDATE parley_processed_message SET header_fields = x'5b5d' WHERE message_sid = 'SM-a'",
+  ])
+  func aValueOfAnotherTypeFailsTheTurnInsteadOfBeingConverted(corruption: String) async throws {
+    let store = try SQLiteConversationStore(path: TemporaryDirectory.file("types.sqlite"))
+    let client = optOutApp(store: store)
+    let bob = "+16175550999"
+    _ = await client.send("STOP", from: alice, to: number)
+    _ = await client.send("START", from: alice, to: number)
+    _ = await client.send("hi", from: alice, to: number, messageSid: "SM-a")
+    _ = await client.send("hi", from: bob, to: number)
+    try await store.database.pool.writeWithoutTransaction { db in
+      // The CHECK constraints would refuse some of these: the damage is done past them.
+      try db.execute(sql: "PRAGMA ignore_check_constraints = ON")
+      try db.execute(
+        sql: corruption, arguments: ["alice": alice, "conversations": "\(alice)|%"])
+      #expect(db.changesCount == 1)
+    }
+    // A retry of the first message reads its dedupe record; a new message, the rest.
+    let messageSid =
+      corruption.contains("parley_processed_message") ? "SM-a" : TwilioWebhookForm.sid("SM")
+    let broken = await client.send("hi", from: alice, to: number, messageSid: messageSid)
+    #expect(broken.status == .internalServerError)
+    #expect(broken.twiml?.messages.isEmpty == true)
+    #expect(await client.send("hi", from: bob, to: number).texts == ["reply 2 to hi"])
+  }
+
   @Test func theWriterCheckpointsTheLogAtTheConfiguredSize() throws {
     /// Frames in the write-ahead log after 100 commits of a row each.
     func logFrames(_ database: SQLiteDatabase) throws -> Int {

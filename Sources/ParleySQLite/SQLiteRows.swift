@@ -1,0 +1,98 @@
+import GRDB
+import GRDBSQLite
+
+/// A value bound to a `?` of the hot path's statements.
+enum SQLiteArgument {
+  case text(String)
+  case integer(Int64)
+}
+
+/// One result row of `Database.forEachRow`, read column by column through
+/// SQLite's C interface. Each accessor requires the column's stored type: a value of another type
+/// (a row not written by Parley, or damaged) is an error, never converted.
+struct SQLiteRow {
+  fileprivate let handle: SQLiteStatement
+  fileprivate let sql: String
+
+  /// The integer in `column` (0-based).
+  func integer(_ column: CInt) throws -> Int64 {
+    try expect(SQLITE_INTEGER, column)
+    return sqlite3_column_int64(handle, column)
+  }
+
+  /// The text in `column` (0-based).
+  func text(_ column: CInt) throws -> String {
+    try expect(SQLITE_TEXT, column)
+    guard let start = sqlite3_column_text(handle, column) else { return "" }
+    let count = Int(sqlite3_column_bytes(handle, column))
+    return String(decoding: UnsafeBufferPointer(start: start, count: count), as: UTF8.self)
+  }
+
+  /// The bytes of the blob in `column` (0-based).
+  func bytes(_ column: CInt) throws -> [UInt8] {
+    try expect(SQLITE_BLOB, column)
+    guard let start = sqlite3_column_blob(handle, column) else { return [] }
+    let count = Int(sqlite3_column_bytes(handle, column))
+    return Array(UnsafeRawBufferPointer(start: start, count: count))
+  }
+
+  private func expect(_ type: CInt, _ column: CInt) throws {
+    let stored = sqlite3_column_type(handle, column)
+    guard stored == type else {
+      let name = sqlite3_column_name(handle, column).map { String(cString: $0) } ?? "\(column)"
+      throw DatabaseError(
+        resultCode: .SQLITE_MISMATCH,
+        message: "column \(name) holds type \(stored) where \(type) was expected", sql: sql)
+    }
+  }
+}
+
+/// SQLite copies a value bound with this destructor before the call returns.
+private let transient = unsafeBitCast(
+  OpaquePointer(bitPattern: -1), to: sqlite3_destructor_type.self)
+
+extension Database {
+  /// Runs the cached query `sql` with `arguments` bound to its `?`s in order, and calls `body`
+  /// with each result row.
+  ///
+  /// Every turn's snapshot runs three of these. GRDB's records build a dictionary of the
+  /// statement's column names for each query, and its arguments and cursors allocate: that was
+  /// nearly all the time of a snapshot read, SQLite's own work a small part of it. Here the
+  /// statement is GRDB's cached one, stepped and read directly, and left reset. Text is bound as
+  /// GRDB binds it (up to its first NUL), so these reads find what GRDB wrote.
+  func forEachRow(
+    _ sql: String, _ arguments: [SQLiteArgument], body: (SQLiteRow) throws -> Void
+  ) throws {
+    let handle = try cachedStatement(sql: sql).sqliteStatement
+    sqlite3_reset(handle)
+    defer {
+      sqlite3_reset(handle)
+      sqlite3_clear_bindings(handle)
+    }
+    guard sqlite3_bind_parameter_count(handle) == CInt(arguments.count) else {
+      throw DatabaseError(
+        resultCode: .SQLITE_RANGE, message: "\(arguments.count) arguments given", sql: sql)
+    }
+    for (offset, argument) in arguments.enumerated() {
+      let index = CInt(offset + 1)
+      let code =
+        switch argument {
+        case .text(let text): sqlite3_bind_text(handle, index, text, -1, transient)
+        case .integer(let value): sqlite3_bind_int64(handle, index, value)
+        }
+      guard code == SQLITE_OK else {
+        throw DatabaseError(
+          resultCode: ResultCode(rawValue: code), message: lastErrorMessage, sql: sql)
+      }
+    }
+    while true {
+      let code = sqlite3_step(handle)
+      if code == SQLITE_DONE { return }
+      guard code == SQLITE_ROW else {
+        throw DatabaseError(
+          resultCode: ResultCode(rawValue: code), message: lastErrorMessage, sql: sql)
+      }
+      try body(SQLiteRow(handle: handle, sql: sql))
+    }
+  }
+}
