@@ -51,7 +51,7 @@ struct KeywordTests {
   @Test(arguments: [
     "STOP PLEASE", "PLEASE CANCEL", "stop it", "stopp", "st op", "", "   ", "?!", "YES PLEASE",
     "un subscribe",
-    "HELP ME", "Stop-it", "🛑",
+    "HELP ME", "Stop-it", "🛑", "STOP\u{301}", " \u{301}STOP", "ST\u{200B}OP",
   ])
   func moreThanOneWordOrAnotherWordIsNotAKeyword(body: String) {
     #expect(OptOutKeywords().match(body) == nil)

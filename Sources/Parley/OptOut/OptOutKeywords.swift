@@ -68,7 +68,9 @@ public struct OptOutKeywords: Sendable, Hashable {
     guard !scalars.isEmpty, !scalars.contains(where: isWhitespace) else {
       return nil
     }
-    return String(String.UnicodeScalarView(scalars)).uppercased()
+    // The same scalars as a slice of the body (`body[range]` would round to characters):
+    // rebuilding a string scalar by scalar was most of the time here.
+    return Substring(scalars).uppercased()
   }
 
   /// Unicode's White_Space property, answered without the property tables for ASCII (every
