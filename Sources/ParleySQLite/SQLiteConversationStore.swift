@@ -182,16 +182,6 @@ struct SessionRow: FetchableRecord, TableRecord {
     expiresAt = try row.decode(forColumn: "expires_at")
   }
 
-  init(_ record: SessionRecord) {
-    conversationKey = record.key.rawValue
-    sessionID = record.id
-    generation = record.generation
-    data = Data(record.data)
-    createdAt = record.createdAt.millisecondsSince1970
-    updatedAt = record.updatedAt.millisecondsSince1970
-    expiresAt = record.expiresAt.millisecondsSince1970
-  }
-
   var record: SessionRecord {
     SessionRecord(
       key: ConversationKey(rawValue: conversationKey), id: sessionID, generation: generation,
@@ -252,7 +242,10 @@ struct ProcessedMessageRow {
     """
 
   /// The arguments of ``upsertSQL``, replacing a record that expired by `now`.
-  func upsertArguments(replacingExpiredBy now: Int64) -> StatementArguments {
-    [messageSid, conversationKey, contentType, body, headerFields, createdAt, expiresAt, now]
+  func upsertArguments(replacingExpiredBy now: Int64) -> [SQLiteArgument] {
+    [
+      .text(messageSid), .text(conversationKey), .text(contentType), .text(body),
+      .text(headerFields), .integer(createdAt), .integer(expiresAt), .integer(now),
+    ]
   }
 }

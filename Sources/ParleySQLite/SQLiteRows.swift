@@ -2,9 +2,10 @@ import GRDB
 import GRDBSQLite
 
 /// A value bound to a `?` of the hot path's statements.
-enum SQLiteArgument {
+enum SQLiteArgument: Sendable {
   case text(String)
   case integer(Int64)
+  case blob([UInt8])
 }
 
 /// One result row of `Database.forEachRow`, read column by column through
@@ -55,20 +56,37 @@ extension Database {
   /// Runs the cached query `sql` with `arguments` bound to its `?`s in order, and calls `body`
   /// with each result row.
   ///
-  /// Every turn's snapshot runs three of these. GRDB's records build a dictionary of the
-  /// statement's column names for each query, and its arguments and cursors allocate: that was
-  /// nearly all the time of a snapshot read, SQLite's own work a small part of it. Here the
-  /// statement is GRDB's cached one, stepped and read directly, and left reset. Text is bound as
-  /// GRDB binds it (up to its first NUL), so these reads find what GRDB wrote.
+  /// Every turn's snapshot runs three of these, and its commit two or three statements through
+  /// ``run(_:_:)``. GRDB's records build a dictionary of the statement's column names for each
+  /// query, and its arguments and cursors allocate: that was nearly all the time of a snapshot
+  /// read, SQLite's own work a small part of it. Here the statement is GRDB's cached one, stepped
+  /// and read directly, and left reset. Text is bound as GRDB binds it (up to its first NUL), so
+  /// these statements find what GRDB wrote and the other way round.
   func forEachRow(
     _ sql: String, _ arguments: [SQLiteArgument], body: (SQLiteRow) throws -> Void
   ) throws {
+    let handle = try bound(sql, arguments)
+    defer { finish(handle) }
+    while try step(handle, sql) {
+      try body(SQLiteRow(handle: handle, sql: sql))
+    }
+  }
+
+  /// Runs the cached statement `sql` (an INSERT, UPDATE or DELETE) with `arguments` bound to its
+  /// `?`s in order; returns how many rows it changed. A failure throws GRDB's `DatabaseError` with
+  /// SQLite's extended result code, as GRDB's own `execute` does.
+  ///
+  /// Not for statements that begin, commit or name savepoints: GRDB keeps track of those.
+  func run(_ sql: String, _ arguments: [SQLiteArgument]) throws -> Int {
+    let handle = try bound(sql, arguments)
+    defer { finish(handle) }
+    while try step(handle, sql) {}
+    return changesCount
+  }
+
+  private func bound(_ sql: String, _ arguments: [SQLiteArgument]) throws -> SQLiteStatement {
     let handle = try cachedStatement(sql: sql).sqliteStatement
     sqlite3_reset(handle)
-    defer {
-      sqlite3_reset(handle)
-      sqlite3_clear_bindings(handle)
-    }
     guard sqlite3_bind_parameter_count(handle) == CInt(arguments.count) else {
       throw DatabaseError(
         resultCode: .SQLITE_RANGE, message: "\(arguments.count) arguments given", sql: sql)
@@ -79,20 +97,32 @@ extension Database {
         switch argument {
         case .text(let text): sqlite3_bind_text(handle, index, text, -1, transient)
         case .integer(let value): sqlite3_bind_int64(handle, index, value)
+        case .blob(let bytes) where bytes.isEmpty: sqlite3_bind_zeroblob(handle, index, 0)
+        case .blob(let bytes):
+          bytes.withUnsafeBytes {
+            sqlite3_bind_blob(handle, index, $0.baseAddress, CInt($0.count), transient)
+          }
         }
       guard code == SQLITE_OK else {
+        finish(handle)
         throw DatabaseError(
           resultCode: ResultCode(rawValue: code), message: lastErrorMessage, sql: sql)
       }
     }
-    while true {
-      let code = sqlite3_step(handle)
-      if code == SQLITE_DONE { return }
-      guard code == SQLITE_ROW else {
-        throw DatabaseError(
-          resultCode: ResultCode(rawValue: code), message: lastErrorMessage, sql: sql)
-      }
-      try body(SQLiteRow(handle: handle, sql: sql))
-    }
+    return handle
+  }
+
+  /// Steps once: true for a row, false when done.
+  private func step(_ handle: SQLiteStatement, _ sql: String) throws -> Bool {
+    let code = sqlite3_step(handle)
+    if code == SQLITE_ROW { return true }
+    if code == SQLITE_DONE { return false }
+    throw DatabaseError(resultCode: ResultCode(rawValue: code), message: lastErrorMessage, sql: sql)
+  }
+
+  /// Leaves the statement as GRDB expects a cached one: reset, with no values bound.
+  private func finish(_ handle: SQLiteStatement) {
+    sqlite3_reset(handle)
+    sqlite3_clear_bindings(handle)
   }
 }

@@ -9,10 +9,10 @@ struct SQLiteTurnWrites: Sendable {
   /// What the turn does to its session.
   enum SessionStatement: Sendable {
     /// Inserts a new session (``SQLiteTurnWrites/insertSessionSQL``).
-    case insert(StatementArguments)
+    case insert([SQLiteArgument])
     /// Updates, touches or deletes the session read before the turn: one statement whose `WHERE`
     /// names that version, and which must change exactly one row.
-    case change(sql: String, arguments: StatementArguments)
+    case change(sql: String, arguments: [SQLiteArgument])
   }
 
   static let insertSessionSQL = """
@@ -37,7 +37,7 @@ struct SQLiteTurnWrites: Sendable {
   /// Opt-out events, sealed on the writer (each event's hash chains to the stored head).
   var optOutEvents: [OptOutEventDraft]
   /// ``ProcessedMessageRow/upsertSQL``'s arguments.
-  var dedupe: StatementArguments?
+  var dedupe: [SQLiteArgument]?
   /// The session's statement.
   var session: SessionStatement?
 
@@ -49,29 +49,33 @@ struct SQLiteTurnWrites: Sendable {
     }
     switch writes.session {
     case .save(let record, expected: nil):
-      let row = SessionRow(record)
       session = .insert([
-        row.conversationKey, row.sessionID, row.generation, row.data, row.createdAt,
-        row.updatedAt, row.expiresAt,
+        .text(record.key.rawValue), .text(record.id), .integer(record.generation),
+        .blob(record.data), .integer(record.createdAt.millisecondsSince1970),
+        .integer(record.updatedAt.millisecondsSince1970),
+        .integer(record.expiresAt.millisecondsSince1970),
       ])
     case .save(let record, expected: let expected?):
-      let row = SessionRow(record)
       session = .change(
         sql: Self.updateSessionSQL,
         arguments: [
-          row.sessionID, row.generation, row.data, row.createdAt, row.updatedAt, row.expiresAt,
-          row.conversationKey, expected.id, expected.generation,
+          .text(record.id), .integer(record.generation), .blob(record.data),
+          .integer(record.createdAt.millisecondsSince1970),
+          .integer(record.updatedAt.millisecondsSince1970),
+          .integer(record.expiresAt.millisecondsSince1970), .text(record.key.rawValue),
+          .text(expected.id), .integer(expected.generation),
         ])
     case .touch(let key, let expected, let updatedAt, let expiresAt):
       session = .change(
         sql: Self.touchSessionSQL,
         arguments: [
-          updatedAt.millisecondsSince1970, expiresAt.millisecondsSince1970, key.rawValue,
-          expected.id, expected.generation,
+          .integer(updatedAt.millisecondsSince1970), .integer(expiresAt.millisecondsSince1970),
+          .text(key.rawValue), .text(expected.id), .integer(expected.generation),
         ])
     case .delete(let key, let expected):
       session = .change(
-        sql: Self.deleteSessionSQL, arguments: [key.rawValue, expected.id, expected.generation])
+        sql: Self.deleteSessionSQL,
+        arguments: [.text(key.rawValue), .text(expected.id), .integer(expected.generation)])
     case nil:
       session = nil
     }
@@ -83,22 +87,22 @@ struct SQLiteTurnWrites: Sendable {
       _ = try SQLiteConversationStore.appendOptOutEvents(optOutEvents, now: now, in: db)
     }
     if let dedupe {
-      try db.cachedStatement(sql: ProcessedMessageRow.upsertSQL).execute(arguments: dedupe)
       // No change: the MessageSid has a record that has not expired.
-      if db.changesCount != 1 { throw ConversationStoreError(.duplicateMessage) }
+      if try db.run(ProcessedMessageRow.upsertSQL, dedupe) != 1 {
+        throw ConversationStoreError(.duplicateMessage)
+      }
     }
     switch session {
     case .insert(let arguments):
       do {
-        try db.cachedStatement(sql: Self.insertSessionSQL).execute(arguments: arguments)
+        _ = try db.run(Self.insertSessionSQL, arguments)
       } catch let error as DatabaseError
         where error.extendedResultCode == .SQLITE_CONSTRAINT_PRIMARYKEY
       {
         throw ConversationStoreError(.conflict, "a session already exists")
       }
     case .change(let sql, let arguments):
-      try db.cachedStatement(sql: sql).execute(arguments: arguments)
-      if db.changesCount != 1 {
+      if try db.run(sql, arguments) != 1 {
         throw ConversationStoreError(.conflict, "session changed since it was read")
       }
     case nil:
