@@ -68,6 +68,29 @@ struct InboundMessageTests {
     } throws: { ($0 as? WebhookError)?.code == .missingParameter }
   }
 
+  /// What keys a conversation, a dedupe record or an opt-out is refused with a control character
+  /// (SQLite's text binding would end it at a NUL, making two senders one) or the `|` that joins a
+  /// ConversationKey's parts: "+1|+2" sending to "+3" is not "+1" sending to "+2|+3".
+  @Test(arguments: [
+    ("From", "+16175550123\u{0}x"), ("To", "+14155550199\u{0}"), ("From", "+1|+2"),
+    ("To", "+2|+3"), ("MessageSid", "SM1\u{0}SM2"), ("SmsSid", "SM\n1"),
+    ("AccountSid", "AC\u{7F}"), ("MessagingServiceSid", "MG|1"), ("From", "\u{1B}[31m+1"),
+  ])
+  func identifiersWithAControlCharacterOrABarAreRefused(name: String, value: String) throws {
+    var form = FormParameters()
+    for (other, value) in [("From", "+16175550123"), ("To", "+14155550199"), ("Body", "hi")]
+    where other != name {
+      form.append(other, value)
+    }
+    form.append(name, value)
+    #expect(throws: WebhookError.self) { try InboundMessage(parameters: form) }
+    // The body may hold anything.
+    let body = FormParameters([
+      "From": "+16175550123", "To": "+14155550199", "Body": "a\u{0}b|c\u{1B}",
+    ])
+    #expect(try InboundMessage(parameters: body).body == "a\u{0}b|c\u{1B}")
+  }
+
   @Test func nonNumericCountsAreRefused() throws {
     let parameters = try FormParameters(decoding: "From=1&To=2&NumMedia=lots")
     #expect {

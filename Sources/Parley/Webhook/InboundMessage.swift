@@ -90,8 +90,8 @@ public struct InboundMessage: Sendable, Hashable {
 
   /// Decodes a message from webhook parameters.
   ///
-  /// - Throws: ``WebhookError`` when `From` or `To` is missing or empty, or `NumMedia` or
-  ///   `NumSegments` is not a number.
+  /// - Throws: ``WebhookError`` when `From` or `To` is missing or empty, when `From`, `To` or a
+  ///   SID holds a control character or `|`, or when `NumMedia` or `NumSegments` is not a number.
   public init(parameters: FormParameters) throws(WebhookError) {
     // One pass over the pairs, keeping each name's first value (as `parameters[name]` does), in
     // locals a switch fills: twenty lookups scanned the pairs twenty times, and a Dictionary of
@@ -149,6 +149,17 @@ public struct InboundMessage: Sendable, Hashable {
       }
       return value
     }
+    // What keys a conversation, a dedupe record or an opt-out: no control character (SQLite's
+    // text binding ends at a NUL, so two values differing after one would be one key) and no
+    // `|`, which joins the parts of a ConversationKey. Twilio sends neither.
+    func identifier(_ value: String?, _ name: String) throws(WebhookError) -> String? {
+      guard let value else { return nil }
+      guard !value.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F || $0 == UInt8(ascii: "|") })
+      else {
+        throw WebhookError(.invalidParameter, "parameter \(name) holds a control character or |")
+      }
+      return value
+    }
     func count(_ text: String?, _ name: String) throws(WebhookError) -> Int? {
       guard let text else { return nil }
       guard let number = Int(text.trimmingASCIISpace()), number >= 0 else {
@@ -156,11 +167,12 @@ public struct InboundMessage: Sendable, Hashable {
       }
       return number
     }
-    self.from = try required(from, "From")
-    self.to = try required(to, "To")
-    self.messageSid = messageSid ?? smsMessageSid ?? smsSid
-    self.accountSid = accountSid
-    self.messagingServiceSid = messagingServiceSid.flatMap { $0.isEmpty ? nil : $0 }
+    self.from = try identifier(required(from, "From"), "From")!
+    self.to = try identifier(required(to, "To"), "To")!
+    self.messageSid = try identifier(messageSid ?? smsMessageSid ?? smsSid, "MessageSid")
+    self.accountSid = try identifier(accountSid, "AccountSid")
+    self.messagingServiceSid = try identifier(
+      messagingServiceSid.flatMap { $0.isEmpty ? nil : $0 }, "MessagingServiceSid")
     self.body = body ?? ""
     self.numSegments = try count(numSegments, "NumSegments")
     self.smsStatus = smsStatus
