@@ -103,12 +103,21 @@ extension ParleyBench {
         return kind
       }
       let seedFile = "\(workDirectory)/stored-\(stored).sqlite"
-      if kinds.contains(.stored) || kinds.contains(.storedNormal) || soak > 0,
-        !FileManager.default.fileExists(atPath: seedFile)
-      {
-        print("storing \(stored) conversations in \(seedFile)…")
-        try Workload.seed(count: stored, path: seedFile + ".tmp")
-        try FileManager.default.moveItem(atPath: seedFile + ".tmp", toPath: seedFile)
+      if kinds.contains(.stored) || kinds.contains(.storedNormal) || soak > 0 {
+        // The seeded sessions are live for 4 hours from their seeding, as a real store's are
+        // from their last message. An older seed would measure a store of expired sessions that
+        // the sweeper deletes during the run: it is made again.
+        let age = try Workload.seedAge(path: seedFile)
+        if age.map({ $0 > Workload.seedLifetime }) ?? true {
+          if let age {
+            print("the seed's sessions were stored \(Int(age / 60)) minutes ago: storing anew")
+            try FileManager.default.removeItem(atPath: seedFile)
+          }
+          print("storing \(stored) conversations in \(seedFile)…")
+          try? FileManager.default.removeItem(atPath: seedFile + ".tmp")
+          try Workload.seed(count: stored, path: seedFile + ".tmp")
+          try FileManager.default.moveItem(atPath: seedFile + ".tmp", toPath: seedFile)
+        }
       }
       var benchRows = kinds.map { row($0, seedFile: seedFile) }
       if let compareBinary {

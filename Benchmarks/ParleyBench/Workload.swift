@@ -63,6 +63,23 @@ enum Workload {
     try output.write(toFile: path, atomically: true, encoding: .utf8)
   }
 
+  /// How old a seed may be when a run starts: its sessions expire 4 hours after it was stored, so
+  /// one made within the hour stays live through any run but a soak of hours.
+  static let seedLifetime: TimeInterval = 3600
+
+  /// Seconds since the seed at `path` was stored (its newest session's `created_at`); nil when
+  /// there is no seed there, or it holds no session.
+  static func seedAge(path: String) throws -> TimeInterval? {
+    guard FileManager.default.fileExists(atPath: path) else { return nil }
+    var configuration = Configuration()
+    configuration.readonly = true
+    let queue = try DatabaseQueue(path: path, configuration: configuration)
+    let newest = try queue.read { db in
+      try Int64.fetchOne(db, sql: "SELECT max(created_at) FROM parley_session")
+    }
+    return newest.map { Date().timeIntervalSince1970 - TimeInterval($0) / 1000 }
+  }
+
   /// Stores `count` conversations (a survey session each, plus the dedupe record of its last
   /// message) in the SQLite database at `path`, as the survey leaves them after its first turn.
   static func seed(count: Int, path: String) throws {
