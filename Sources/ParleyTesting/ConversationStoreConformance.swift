@@ -40,6 +40,7 @@ public enum ConversationStoreConformance {
     Check(name: "opt-out events are chained, applied and listed", body: optOutEvents),
     Check(name: "a turn's opt-out commits with the turn or not at all", body: optOutAtomicity),
     Check(name: "may-I-text honours the number and the service", body: mayText),
+    Check(name: "an opt-out's free text with a NUL is kept whole, as U+FFFD", body: nulInOptOut),
   ]
 
   static let t0 = WallInstant(millisecondsSince1970: 1_800_000_000_000)
@@ -383,6 +384,23 @@ extension ConversationStoreConformance {
         key: key, messageSid: nil, now: t0, subscriber: "+1",
         scopes: [.number("+2"), .messagingService("MG9")]))
     try expect(snapshot.optOuts.map(\.optedOut) == [true], "the snapshot does not show the opt-out")
+  }
+
+  /// SQLite's text binding ends at a NUL (the stored event would no longer match its hash) and
+  /// PostgreSQL's text refuses one (the opt-out would not be recorded).
+  static func nulInOptOut(_ store: any ConversationStore) async throws {
+    var draft = optOutDraft("+1", .number("+14155550199"), .optOut)
+    draft.keyword = "STOP\u{0}NOW"
+    draft.body = "STOP\u{0}now\u{0}"
+    let sealed = try await store.recordOptOutEvents([draft], now: t0)
+    let read = try await store.auditEvents(after: 0, limit: 10)
+    try expect(read == sealed, "events read back differ: \(read)")
+    try expect(
+      read.first?.body == "STOP\u{FFFD}now\u{FFFD}" && read.first?.keyword == "STOP\u{FFFD}NOW",
+      "the NUL was not kept as U+FFFD: \(read)")
+    try expect(
+      try await store.verifyAuditTrail() == .intact(events: 1), "the trail does not verify")
+    try expect(try await !store.mayText("+1", from: "+14155550199"), "the opt-out was not applied")
   }
 
   static func mayText(_ store: any ConversationStore) async throws {

@@ -279,6 +279,23 @@ struct OptOutTests {
     #expect(try await store.mayText(alice, from: number))
   }
 
+  /// A NUL in the body of an opt-out (Twilio's OptOutType says STOP whatever the text) is kept as
+  /// U+FFFD: SQLite would cut the stored text at it, leaving an event that no longer matches its
+  /// hash, and PostgreSQL refuses it, leaving the opt-out unrecorded.
+  @Test(arguments: StoreKind.allCases)
+  func aNulInAnOptOutsBodyIsKeptAsAReplacementCharacter(kind: StoreKind) async throws {
+    let store = try kind.make()
+    let client = optOutApp(store: store)
+    let form = TwilioWebhookForm.inbound(
+      from: alice, to: number, body: "STOP\u{0}now", extra: ["OptOutType": "STOP"])
+    #expect(noMessages(await client.post(form)))
+    #expect(try await !store.mayText(alice, from: number))
+    let event = try #require(try await store.auditEvents(after: 0, limit: 1).first)
+    #expect(event.body == "STOP\u{FFFD}now")
+    #expect(event.keyword == "STOP\u{FFFD}NOW")
+    #expect(try await store.verifyAuditTrail() == .intact(events: 1))
+  }
+
   @Test func aReplyAddressedToAnotherOptedOutNumberIsDroppedAndTheRestKept() async throws {
     let store = MemoryConversationStore()
     let client = optOutApp(store: store)

@@ -18,7 +18,7 @@ public struct OptOutEvent: Sendable, Hashable, Codable {
   public var source: OptOutSource
   /// The keyword matched (`STOP`, `UNSUBSCRIBE`, …), if any.
   public var keyword: String?
-  /// The message text as received, if any.
+  /// The message text as received, if any (a NUL, which SQL text cannot keep, as U+FFFD).
   public var body: String?
   /// The inbound (or failed outbound) message, if any.
   public var messageSid: String?
@@ -105,9 +105,17 @@ public enum OptOutAuditChain {
   public static func seal(
     _ draft: OptOutEventDraft, sequence: Int64, previousHash: String, committedAt: WallInstant
   ) -> OptOutEvent {
+    // A NUL in the free text would be cut off by SQLite's text binding (and the stored event
+    // would no longer match its hash) and refused by PostgreSQL's text type (and the opt-out not
+    // recorded): it is kept as U+FFFD, before the hash covers it.
+    func storable(_ text: String?) -> String? {
+      guard let text, text.utf8.contains(0) else { return text }
+      return String(text.unicodeScalars.map { $0 == "\u{0}" ? "\u{FFFD}" : Character($0) })
+    }
     var event = OptOutEvent(
       sequence: sequence, subscriber: draft.subscriber, scope: draft.scope, action: draft.action,
-      source: draft.source, keyword: draft.keyword, body: draft.body, messageSid: draft.messageSid,
+      source: draft.source, keyword: storable(draft.keyword), body: storable(draft.body),
+      messageSid: draft.messageSid,
       accountSid: draft.accountSid, receivedAt: draft.receivedAt, committedAt: committedAt,
       previousHash: previousHash, hash: "")
     event.hash = hash(of: event)
