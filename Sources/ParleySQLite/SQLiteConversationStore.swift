@@ -10,6 +10,11 @@ public import Parley
 /// are read together, in one read transaction on the writer's connection. Expired rows are found
 /// through an index on `expires_at`.
 ///
+/// A turn's own queries and writes go straight through SQLite's C interface, and each value read
+/// must have the type Parley wrote: a row damaged or written by another tool with a value of
+/// another type fails its conversation's turns with `DatabaseError` (`SQLITE_MISMATCH`), where
+/// GRDB's records would have converted it (a text `opted_out` read as "not opted out").
+///
 /// ```swift
 /// let database = try SQLiteDatabase(path: "parley.sqlite")
 /// let store = SQLiteConversationStore(database: database)
