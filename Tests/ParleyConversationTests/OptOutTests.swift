@@ -515,6 +515,13 @@ struct OptOutTests {
     ("phone,scope\n+1,elsewhere\n", "line 2: scope must be number:… or service:…"),
     ("phone,scope,action\n+1,number:+2,maybe\n", "line 2: action must be opt-out or opt-in"),
     ("phone,scope\n\"+1,number:+2\n", "line 2: unterminated quoted field"),
+    (
+      "phone,scope\n+16175550123,number:+2\n+16175550124\u{0}9,number:+2\n",
+      "line 3: a control character in the subscriber or scope"
+    ),
+    (
+      "phone,twilio_number\n+1,+2\u{1B}\n", "line 2: a control character in the subscriber or scope"
+    ),
   ])
   func importRefusesABadListWhole(csv: String, message: String) {
     #expect {
