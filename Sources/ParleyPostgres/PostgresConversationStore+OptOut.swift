@@ -43,6 +43,7 @@ extension PostgresConversationStore {
   public func recordOptOutEvents(_ events: [OptOutEventDraft], now: WallInstant) async throws
     -> [OptOutEvent]
   {
+    try OptOutEventDraft.check(events)
     let logger = self.logger
     return try await withLeasedTransaction { connection in
       try await Self.appendOptOutEvents(events, now: now, connection: connection, logger: logger)

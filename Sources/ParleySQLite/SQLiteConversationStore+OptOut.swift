@@ -35,7 +35,10 @@ extension SQLiteConversationStore {
   public func recordOptOutEvents(_ events: [OptOutEventDraft], now: WallInstant) async throws
     -> [OptOutEvent]
   {
-    try await write(durable: true) { db in try Self.appendOptOutEvents(events, now: now, in: db) }
+    try OptOutEventDraft.check(events)
+    return try await write(durable: true) { db in
+      try Self.appendOptOutEvents(events, now: now, in: db)
+    }
   }
 
   /// Seals `drafts` after the stored head, appends them, updates the records and the head.

@@ -41,6 +41,7 @@ public enum ConversationStoreConformance {
     Check(name: "a turn's opt-out commits with the turn or not at all", body: optOutAtomicity),
     Check(name: "may-I-text honours the number and the service", body: mayText),
     Check(name: "an opt-out's free text with a NUL is kept whole, as U+FFFD", body: nulInOptOut),
+    Check(name: "an opt-out whose keys hold a control character is refused", body: badOptOutKeys),
   ]
 
   static let t0 = WallInstant(millisecondsSince1970: 1_800_000_000_000)
@@ -401,6 +402,28 @@ extension ConversationStoreConformance {
     try expect(
       try await store.verifyAuditTrail() == .intact(events: 1), "the trail does not verify")
     try expect(try await !store.mayText("+1", from: "+14155550199"), "the opt-out was not applied")
+  }
+
+  /// A NUL in a subscriber would be cut by SQLite (recording another number's opt-out) and
+  /// refused by PostgreSQL: the whole list is refused before anything is recorded.
+  static func badOptOutKeys(_ store: any ConversationStore) async throws {
+    let good = optOutDraft("+1", .number("+14155550199"), .optOut)
+    var bad = optOutDraft("+16175550124\u{0}9", .number("+14155550199"), .optOut)
+    do {
+      try await store.recordOptOutEvents([good, bad], now: t0)
+      throw ConformanceFailure("a subscriber with a NUL was recorded")
+    } catch let error as InvalidOptOutEvent {
+      try expect(error == InvalidOptOutEvent(index: 1, field: "subscriber"), "\(error)")
+    }
+    bad = optOutDraft("+2", .messagingService("MG\u{1B}1"), .optOut)
+    do {
+      try await store.recordOptOutEvents([bad], now: t0)
+      throw ConformanceFailure("a scope with a control character was recorded")
+    } catch let error as InvalidOptOutEvent {
+      try expect(error == InvalidOptOutEvent(index: 0, field: "scope"), "\(error)")
+    }
+    try expect(try await store.auditHead() == .empty, "a refused list recorded something")
+    try expect(try await store.mayText("+16175550124", from: "+14155550199"), "a number opted out")
   }
 
   static func mayText(_ store: any ConversationStore) async throws {

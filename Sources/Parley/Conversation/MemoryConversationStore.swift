@@ -75,7 +75,8 @@ public final class MemoryConversationStore: ConversationStore {
   public func recordOptOutEvents(_ events: [OptOutEventDraft], now: WallInstant) async throws
     -> [OptOutEvent]
   {
-    state.withLock { $0.apply(events, now: now) }
+    try OptOutEventDraft.check(events)
+    return state.withLock { $0.apply(events, now: now) }
   }
 
   public func optOutRecords(optedOutOnly: Bool, after cursor: OptOutRecord?, limit: Int)

@@ -88,6 +88,27 @@ public struct OptOutEventDraft: Sendable, Hashable {
     self.receivedAt = receivedAt
   }
 
+  /// Refuses drafts whose subscriber, scope, MessageSid or AccountSid holds a control character.
+  ///
+  /// These key and identify the opt-out. At a NUL, SQLite's text binding keeps only what comes
+  /// before it (another number) and PostgreSQL's text refuses the value; no real number or SID
+  /// holds one. Every store's ``OptOutStore/recordOptOutEvents(_:now:)`` calls this first.
+  ///
+  /// - Throws: ``InvalidOptOutEvent`` naming the first bad draft and field.
+  public static func check(_ drafts: [OptOutEventDraft]) throws(InvalidOptOutEvent) {
+    for (index, draft) in drafts.enumerated() {
+      let fields: [(String, String?)] = [
+        ("subscriber", draft.subscriber), ("scope", draft.scope.rawValue),
+        ("messageSid", draft.messageSid), ("accountSid", draft.accountSid),
+      ]
+      for (name, value) in fields {
+        if let value, value.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) {
+          throw InvalidOptOutEvent(index: index, field: name)
+        }
+      }
+    }
+  }
+
   /// Whether the event changes the subscriber's opt-out state (and how).
   public var newState: Bool? {
     switch action {
@@ -203,4 +224,21 @@ public enum OptOutAuditChain {
     }
     return .intact(events: events.count)
   }
+}
+
+/// An opt-out event refused before anything was recorded: one of its keys holds a control
+/// character (see ``OptOutEventDraft/check(_:)``).
+public struct InvalidOptOutEvent: Error, Sendable, Hashable, CustomStringConvertible {
+  /// The draft's position in the list given.
+  public var index: Int
+  /// The field: `subscriber`, `scope`, `messageSid` or `accountSid`.
+  public var field: String
+
+  /// Creates the error.
+  public init(index: Int, field: String) {
+    self.index = index
+    self.field = field
+  }
+
+  public var description: String { "opt-out event \(index): a control character in its \(field)" }
 }
