@@ -115,6 +115,20 @@ struct InboundMessageTests {
     #expect(MessageStatus.documented.count == 13)
   }
 
+  /// A status callback's numbers and SIDs may become an opt-out's keys (error 21610): refused as
+  /// an inbound message's are.
+  @Test(arguments: ["To", "From", "MessageSid", "AccountSid", "MessagingServiceSid"])
+  func statusCallbackIdentifiersWithAControlCharacterAreRefused(name: String) throws {
+    var form = FormParameters()
+    let fields = [
+      ("MessageSid", "SM1"), ("MessageStatus", "undelivered"), ("ErrorCode", "21610"),
+      ("To", "+16175550123"), ("From", "+14155550199"),
+    ]
+    for (other, value) in fields where other != name { form.append(other, value) }
+    form.append(name, "+1617555\u{0}0124")
+    #expect(throws: WebhookError.self) { try StatusCallback(parameters: form) }
+  }
+
   @Test func statusCallbackFallsBackToSmsStatusAndKeepsUnknownValues() throws {
     let callback = try StatusCallback(
       parameters: FormParameters(decoding: "SmsSid=SM1&SmsStatus=brand_new"))

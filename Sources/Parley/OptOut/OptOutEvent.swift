@@ -102,7 +102,7 @@ public struct OptOutEventDraft: Sendable, Hashable {
         ("messageSid", draft.messageSid), ("accountSid", draft.accountSid),
       ]
       for (name, value) in fields {
-        if let value, value.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) {
+        if let value, value.containsControlCharacter {
           throw InvalidOptOutEvent(index: index, field: name)
         }
       }

@@ -122,17 +122,17 @@ public enum OptOutExport {
       case "opt-in", "optin", "start": action = .optIn
       default: throw OptOutImportError(line: line, reason: "action must be opt-out or opt-in")
       }
-      // These key the opt-out: a control character would be cut or refused by the database (at
-      // a NUL, SQLite keeps what comes before it, which is another number).
-      func isClean(_ text: String) -> Bool { !text.utf8.contains { $0 < 0x20 || $0 == 0x7F } }
-      guard isClean(subscriber), isClean(scope.rawValue) else {
+      let draft = OptOutEventDraft(
+        subscriber: subscriber, scope: scope, action: action, source: .import,
+        receivedAt: receivedAt)
+      // The stores refuse it too, but by its place in the list: here it is named by its line.
+      do {
+        try OptOutEventDraft.check([draft])
+      } catch {
         throw OptOutImportError(
           line: line, reason: "a control character in the subscriber or scope")
       }
-      drafts.append(
-        OptOutEventDraft(
-          subscriber: subscriber, scope: scope, action: action, source: .import,
-          receivedAt: receivedAt))
+      drafts.append(draft)
     }
     return drafts
   }

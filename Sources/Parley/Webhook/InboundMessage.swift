@@ -149,17 +149,6 @@ public struct InboundMessage: Sendable, Hashable {
       }
       return value
     }
-    // What keys a conversation, a dedupe record or an opt-out: no control character (SQLite's
-    // text binding ends at a NUL, so two values differing after one would be one key) and no
-    // `|`, which joins the parts of a ConversationKey. Twilio sends neither.
-    func identifier(_ value: String?, _ name: String) throws(WebhookError) -> String? {
-      guard let value else { return nil }
-      guard !value.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F || $0 == UInt8(ascii: "|") })
-      else {
-        throw WebhookError(.invalidParameter, "parameter \(name) holds a control character or |")
-      }
-      return value
-    }
     func count(_ text: String?, _ name: String) throws(WebhookError) -> Int? {
       guard let text else { return nil }
       guard let number = Int(text.trimmingASCIISpace()), number >= 0 else {
@@ -167,11 +156,11 @@ public struct InboundMessage: Sendable, Hashable {
       }
       return number
     }
-    self.from = try identifier(required(from, "From"), "From")!
-    self.to = try identifier(required(to, "To"), "To")!
-    self.messageSid = try identifier(messageSid ?? smsMessageSid ?? smsSid, "MessageSid")
-    self.accountSid = try identifier(accountSid, "AccountSid")
-    self.messagingServiceSid = try identifier(
+    self.from = try Self.identifier(required(from, "From"), "From")
+    self.to = try Self.identifier(required(to, "To"), "To")
+    self.messageSid = try Self.identifier(messageSid ?? smsMessageSid ?? smsSid, "MessageSid")
+    self.accountSid = try Self.identifier(accountSid, "AccountSid")
+    self.messagingServiceSid = try Self.identifier(
       messagingServiceSid.flatMap { $0.isEmpty ? nil : $0 }, "MessagingServiceSid")
     self.body = body ?? ""
     self.numSegments = try count(numSegments, "NumSegments")
@@ -225,6 +214,23 @@ public struct InboundMessage: Sendable, Hashable {
     }
   }
 
+  /// `value` if it may key a conversation, a dedupe record or an opt-out (inbound messages and
+  /// status callbacks both check theirs here): no control character (SQLite's text binding ends
+  /// at a NUL, so two values differing after one would be one key) and no `|`, which joins the
+  /// parts of a ConversationKey. Twilio sends neither.
+  static func identifier(_ value: String, _ name: String) throws(WebhookError) -> String {
+    guard !value.containsControlCharacter, !value.utf8.contains(UInt8(ascii: "|")) else {
+      throw WebhookError(.invalidParameter, "parameter \(name) holds a control character or |")
+    }
+    return value
+  }
+
+  static func identifier(_ value: String?, _ name: String) throws(WebhookError) -> String? {
+    guard let value else { return nil }
+    let checked: String = try identifier(value, name)
+    return checked
+  }
+
   static func isMediaParameter(_ name: String) -> Bool {
     for prefix in ["MediaUrl", "MediaContentType"] where name.hasPrefix(prefix) {
       let suffix = name.dropFirst(prefix.count)
@@ -235,6 +241,10 @@ public struct InboundMessage: Sendable, Hashable {
 }
 
 extension StringProtocol {
+  /// Whether the string holds an ASCII control character (U+0000 to U+001F, or DEL). None is ever
+  /// in a number or a SID, and at a NUL SQLite's text binding (GRDB's) ends the value.
+  var containsControlCharacter: Bool { utf8.contains { $0 < 0x20 || $0 == 0x7F } }
+
   /// The string without leading and trailing ASCII white space.
   func trimmingASCIISpace() -> String {
     let isSpace: (Character) -> Bool = {

@@ -66,7 +66,7 @@ public struct StatusCallback: Sendable, Hashable {
     else {
       throw WebhookError(.missingParameter, "missing required parameter MessageStatus")
     }
-    self.messageSid = sid
+    self.messageSid = try InboundMessage.identifier(sid, "MessageSid")
     self.status = MessageStatus(rawValue: status)
     if let code = parameters["ErrorCode"], !code.isEmpty {
       guard let number = Int(code) else {
@@ -75,10 +75,12 @@ public struct StatusCallback: Sendable, Hashable {
       self.errorCode = number
     }
     self.errorMessage = parameters["ErrorMessage"]
-    self.accountSid = parameters["AccountSid"]
-    self.from = parameters["From"]
-    self.to = parameters["To"]
-    self.messagingServiceSid = parameters["MessagingServiceSid"]
+    // These may become an opt-out's keys (error 21610): checked as an inbound message's are.
+    self.accountSid = try InboundMessage.identifier(parameters["AccountSid"], "AccountSid")
+    self.from = try InboundMessage.identifier(parameters["From"], "From")
+    self.to = try InboundMessage.identifier(parameters["To"], "To")
+    self.messagingServiceSid = try InboundMessage.identifier(
+      parameters["MessagingServiceSid"], "MessagingServiceSid")
     self.parameters = parameters
   }
 }
