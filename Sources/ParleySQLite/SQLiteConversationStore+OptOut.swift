@@ -22,11 +22,11 @@ extension SQLiteConversationStore {
     var records: [OptOutRecord] = []
     try db.forEachRow(
       """
-      SELECT scope, subscriber, opted_out, updated_at, event_sequence FROM parley_opt_out
+      SELECT \(OptOutRow.columns) FROM parley_opt_out
       WHERE subscriber = ? AND scope IN (\(placeholders))
       """, arguments
     ) { row in
-      if let record = try OptOutRow(row).record { records.append(record) }
+      if let record = try OptOutRow.record(row) { records.append(record) }
     }
     return records
   }
@@ -79,14 +79,23 @@ extension SQLiteConversationStore {
     -> [OptOutRecord]
   {
     try await database.pool.read { db in
-      var request = OptOutRow.order(Column("scope"), Column("subscriber")).limit(limit)
-      if optedOutOnly { request = request.filter(Column("opted_out") == 1) }
+      var conditions: [String] = []
+      var arguments: [SQLiteArgument] = []
+      if optedOutOnly { conditions.append("opted_out = 1") }
       if let cursor {
-        request = request.filter(
-          sql: "(scope, subscriber) > (?, ?)",
-          arguments: [cursor.scope.rawValue, cursor.subscriber])
+        conditions.append("(scope, subscriber) > (?, ?)")
+        arguments += [.text(cursor.scope.rawValue), .text(cursor.subscriber)]
       }
-      return try request.fetchAll(db).compactMap(\.record)
+      arguments.append(.integer(Int64(limit)))
+      let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+      var records: [OptOutRecord] = []
+      try db.forEachRow(
+        "SELECT \(OptOutRow.columns) FROM parley_opt_out \(filter) ORDER BY scope, subscriber LIMIT ?",
+        arguments
+      ) { row in
+        if let record = try OptOutRow.record(row) { records.append(record) }
+      }
+      return records
     }
   }
 
@@ -110,41 +119,21 @@ extension SQLiteConversationStore {
 }
 
 /// A row of `parley_opt_out`: the current state of one subscriber in one scope.
-struct OptOutRow: FetchableRecord, TableRecord {
-  static let databaseTableName = "parley_opt_out"
+enum OptOutRow {
+  /// The columns ``record(_:)`` reads, in its order.
+  static let columns = "scope, subscriber, opted_out, updated_at, event_sequence"
 
-  var scope: String
-  var subscriber: String
-  var optedOut: Bool
-  var updatedAt: Int64
-  var eventSequence: Int64
-
-  /// A row whose columns are scope, subscriber, opted_out, updated_at, event_sequence.
-  init(_ row: SQLiteRow) throws {
-    scope = try row.text(0)
-    subscriber = try row.text(1)
+  /// The record in a row of ``columns``; nil for a scope this version does not know.
+  static func record(_ row: SQLiteRow) throws -> OptOutRecord? {
     let optedOut = try row.integer(2)
     guard optedOut == 0 || optedOut == 1 else {
       throw DatabaseError(resultCode: .SQLITE_MISMATCH, message: "opted_out is \(optedOut)")
     }
-    self.optedOut = optedOut == 1
-    updatedAt = try row.integer(3)
-    eventSequence = try row.integer(4)
-  }
-
-  init(row: Row) throws {
-    scope = try row.decode(forColumn: "scope")
-    subscriber = try row.decode(forColumn: "subscriber")
-    optedOut = try row.decode(forColumn: "opted_out")
-    updatedAt = try row.decode(forColumn: "updated_at")
-    eventSequence = try row.decode(forColumn: "event_sequence")
-  }
-
-  var record: OptOutRecord? {
-    OptOutScope(rawValue: scope).map {
+    return try OptOutScope(rawValue: try row.text(0)).map {
       OptOutRecord(
-        subscriber: subscriber, scope: $0, optedOut: optedOut,
-        updatedAt: WallInstant(millisecondsSince1970: updatedAt), eventSequence: eventSequence)
+        subscriber: try row.text(1), scope: $0, optedOut: optedOut == 1,
+        updatedAt: WallInstant(millisecondsSince1970: try row.integer(3)),
+        eventSequence: try row.integer(4))
     }
   }
 }

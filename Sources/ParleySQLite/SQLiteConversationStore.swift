@@ -1,4 +1,3 @@
-import Foundation
 import GRDB
 public import Parley
 
@@ -70,7 +69,7 @@ public struct SQLiteConversationStore: ConversationStore {
     // Every turn runs these: cached statements, read without GRDB's records (`forEachRow`).
     var snapshot = TurnSnapshot()
     try db.forEachRow(SessionRow.selectSQL, [.text(request.key.rawValue)]) { row in
-      snapshot.session = try SessionRow(row).record
+      snapshot.session = try SessionRow.record(row)
     }
     if let messageSid = request.messageSid {
       try db.forEachRow(
@@ -130,19 +129,34 @@ public struct SQLiteConversationStore: ConversationStore {
   }
 
   public func session(for key: ConversationKey) async throws -> SessionRecord? {
-    try await database.pool.read { db in try SessionRow.fetchOne(db, key: key.rawValue)?.record }
+    try await database.pool.read { db in
+      var record: SessionRecord?
+      try db.forEachRow(SessionRow.selectSQL, [.text(key.rawValue)]) {
+        record = try SessionRow.record($0)
+      }
+      return record
+    }
   }
 
   public func sessions(after key: ConversationKey?, limit: Int) async throws -> [SessionRecord] {
     try await database.pool.read { db in
-      var request = SessionRow.order(Column("conversation_key")).limit(limit)
-      if let key { request = request.filter(Column("conversation_key") > key.rawValue) }
-      return try request.fetchAll(db).map(\.record)
+      var arguments: [SQLiteArgument] = key.map { [.text($0.rawValue)] } ?? []
+      arguments.append(.integer(Int64(limit)))
+      var records: [SessionRecord] = []
+      try db.forEachRow(
+        """
+        SELECT \(SessionRow.columns) FROM parley_session
+        \(key == nil ? "" : "WHERE conversation_key > ?") ORDER BY conversation_key LIMIT ?
+        """, arguments
+      ) { records.append(try SessionRow.record($0)) }
+      return records
     }
   }
 
   public func deleteSession(for key: ConversationKey) async throws -> Bool {
-    try await database.pool.write { db in try SessionRow.deleteOne(db, key: key.rawValue) }
+    try await database.pool.write { db in
+      try db.run("DELETE FROM parley_session WHERE conversation_key = ?", [.text(key.rawValue)]) > 0
+    }
   }
 }
 
@@ -150,74 +164,28 @@ public struct SQLiteConversationStore: ConversationStore {
 /// turn does both, and with GRDB's `PersistableRecord.insert` the benchmark's SQLite row served
 /// 12% fewer turns (3,925 against 4,473 req/s, side by side; measured before 419008f, with the
 /// writer at `synchronous=NORMAL`).
-struct SessionRow: FetchableRecord, TableRecord {
-  static let databaseTableName = "parley_session"
+enum SessionRow {
+  /// The columns ``record(_:)`` reads, in its order.
+  static let columns =
+    "conversation_key, session_id, generation, data, created_at, updated_at, expires_at"
 
-  var conversationKey: String
-  var sessionID: String
-  var generation: Int64
-  var data: Data
-  var createdAt: Int64
-  var updatedAt: Int64
-  var expiresAt: Int64
+  /// The session of one conversation.
+  static let selectSQL = "SELECT \(columns) FROM parley_session WHERE conversation_key = ?"
 
-  /// The session of one conversation: the columns in the order `init(_: SQLiteRow)` reads.
-  static let selectSQL = """
-    SELECT conversation_key, session_id, generation, data, created_at, updated_at, expires_at
-    FROM parley_session WHERE conversation_key = ?
-    """
-
-  init(_ row: SQLiteRow) throws {
-    conversationKey = try row.text(0)
-    sessionID = try row.text(1)
-    generation = try row.integer(2)
-    data = Data(try row.bytes(3))
-    createdAt = try row.integer(4)
-    updatedAt = try row.integer(5)
-    expiresAt = try row.integer(6)
-  }
-
-  init(row: Row) throws {
-    conversationKey = try row.decode(forColumn: "conversation_key")
-    sessionID = try row.decode(forColumn: "session_id")
-    generation = try row.decode(forColumn: "generation")
-    data = try row.decode(forColumn: "data")
-    createdAt = try row.decode(forColumn: "created_at")
-    updatedAt = try row.decode(forColumn: "updated_at")
-    expiresAt = try row.decode(forColumn: "expires_at")
-  }
-
-  var record: SessionRecord {
+  /// The session in a row of ``columns``.
+  static func record(_ row: SQLiteRow) throws -> SessionRecord {
     SessionRecord(
-      key: ConversationKey(rawValue: conversationKey), id: sessionID, generation: generation,
-      data: Array(data), createdAt: WallInstant(millisecondsSince1970: createdAt),
-      updatedAt: WallInstant(millisecondsSince1970: updatedAt),
-      expiresAt: WallInstant(millisecondsSince1970: expiresAt))
+      key: ConversationKey(rawValue: try row.text(0)), id: try row.text(1),
+      generation: try row.integer(2), data: try row.bytes(3),
+      createdAt: WallInstant(millisecondsSince1970: try row.integer(4)),
+      updatedAt: WallInstant(millisecondsSince1970: try row.integer(5)),
+      expiresAt: WallInstant(millisecondsSince1970: try row.integer(6)))
   }
 }
 
 /// A row of `parley_processed_message`: a handled MessageSid and the reply it got (written, as
 /// `SessionRow`, through ``SQLiteTurnWrites``).
-struct ProcessedMessageRow {
-  var messageSid: String
-  var conversationKey: String
-  var contentType: String
-  var body: String
-  /// The reply's header fields (``StoredReply/headerFieldsJSON``).
-  var headerFields: String
-  var createdAt: Int64
-  var expiresAt: Int64
-
-  init(_ record: DedupeRecord) {
-    messageSid = record.messageSid
-    conversationKey = record.key.rawValue
-    contentType = record.reply.contentType
-    body = record.reply.body
-    headerFields = record.reply.headerFieldsJSON
-    createdAt = record.createdAt.millisecondsSince1970
-    expiresAt = record.expiresAt.millisecondsSince1970
-  }
-
+enum ProcessedMessageRow {
   /// The reply stored for a MessageSid whose record has not expired by a time: the columns in the
   /// order ``reply(_:)`` reads.
   static let selectReplySQL = """
@@ -246,11 +214,15 @@ struct ProcessedMessageRow {
     WHERE parley_processed_message.expires_at <= ?
     """
 
-  /// The arguments of ``upsertSQL``, replacing a record that expired by `now`.
-  func upsertArguments(replacingExpiredBy now: Int64) -> [SQLiteArgument] {
+  /// The arguments of ``upsertSQL`` for `record`, replacing a record that expired by `now`.
+  static func upsertArguments(_ record: DedupeRecord, replacingExpiredBy now: WallInstant)
+    -> [SQLiteArgument]
+  {
     [
-      .text(messageSid), .text(conversationKey), .text(contentType), .text(body),
-      .text(headerFields), .integer(createdAt), .integer(expiresAt), .integer(now),
+      .text(record.messageSid), .text(record.key.rawValue), .text(record.reply.contentType),
+      .text(record.reply.body), .text(record.reply.headerFieldsJSON),
+      .integer(record.createdAt.millisecondsSince1970),
+      .integer(record.expiresAt.millisecondsSince1970), .integer(now.millisecondsSince1970),
     ]
   }
 }

@@ -45,7 +45,7 @@ struct SQLiteTurnWrites: Sendable {
     now = writes.now
     optOutEvents = writes.optOutEvents
     dedupe = writes.dedupe.map {
-      ProcessedMessageRow($0).upsertArguments(replacingExpiredBy: writes.now.millisecondsSince1970)
+      ProcessedMessageRow.upsertArguments($0, replacingExpiredBy: writes.now)
     }
     switch writes.session {
     case .save(let record, expected: nil):
