@@ -15,17 +15,12 @@ extension SQLiteConversationStore {
   {
     guard !scopes.isEmpty else { return [] }
     // Every turn runs this, with one or two scopes: a cached statement per count, read without
-    // GRDB's records (`forEachRow`).
-    let placeholders = Array(repeating: "?", count: scopes.count).joined(separator: ", ")
+    // GRDB's records (`forEachRow`), its SQL made once for those counts.
+    let sql = scopes.count <= 2 ? OptOutRow.selectSQL[scopes.count] : OptOutRow.select(scopes.count)
     var arguments: [SQLiteArgument] = [.text(subscriber)]
     for scope in scopes { arguments.append(.text(scope.rawValue)) }
     var records: [OptOutRecord] = []
-    try db.forEachRow(
-      """
-      SELECT \(OptOutRow.columns) FROM parley_opt_out
-      WHERE subscriber = ? AND scope IN (\(placeholders))
-      """, arguments
-    ) { row in
+    try db.forEachRow(sql, arguments) { row in
       if let record = try OptOutRow.record(row) { records.append(record) }
     }
     return records
@@ -122,6 +117,16 @@ extension SQLiteConversationStore {
 enum OptOutRow {
   /// The columns ``record(_:)`` reads, in its order.
   static let columns = "scope, subscriber, opted_out, updated_at, event_sequence"
+
+  /// The records of one subscriber in `scopeCount` scopes.
+  static func select(_ scopeCount: Int) -> String {
+    let placeholders = Array(repeating: "?", count: scopeCount).joined(separator: ", ")
+    return
+      "SELECT \(columns) FROM parley_opt_out WHERE subscriber = ? AND scope IN (\(placeholders))"
+  }
+
+  /// ``select(_:)`` for no, one and two scopes: a turn asks for one or two.
+  static let selectSQL = (0...2).map(select)
 
   /// The record in a row of ``columns``; nil for a scope this version does not know.
   static func record(_ row: SQLiteRow) throws -> OptOutRecord? {
