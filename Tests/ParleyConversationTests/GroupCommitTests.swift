@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Parley
+import ParleyTesting
 import Testing
 
 @testable import ParleySQLite

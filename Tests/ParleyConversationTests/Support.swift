@@ -23,16 +23,6 @@ enum StoreKind: String, CaseIterable, Sendable, CustomStringConvertible {
   }
 }
 
-enum TemporaryDirectory {
-  /// A fresh path in a new temporary directory.
-  static func file(_ name: String) -> String {
-    let directory = FileManager.default.temporaryDirectory
-      .appendingPathComponent("parley-tests-\(UUID().uuidString)")
-    try! FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    return directory.appendingPathComponent(name).path
-  }
-}
-
 /// The cookie-counter bot's state.
 struct Counter: SessionState, Equatable {
   var count = 0

@@ -12,10 +12,7 @@ struct EndToEndTests {
 
   /// A fresh database path in a temporary directory.
   static func database(_ name: String) throws -> String {
-    let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
-      "parley-e2e-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    return directory.appendingPathComponent("\(name).sqlite").path
+    TemporaryDirectory.file("\(name).sqlite")
   }
 
   /// Starts `sample`, runs `body` with a simulator pointed at its webhook, then stops it.

@@ -3,6 +3,7 @@ import GRDB
 import Parley
 import ParleySQLite
 import ParleyTestSupport
+import ParleyTesting
 import ParleyTwiML
 import Synchronization
 import Testing
@@ -18,10 +19,7 @@ final class Acknowledged: Sendable {
 @Suite(.serialized, .timeLimit(.minutes(3)))
 struct KillTests {
   @Test func everyAcknowledgedOptOutSurvivesSIGKILLUnderLoad() async throws {
-    let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
-      "parley-kill-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    let path = directory.appendingPathComponent("optouts.sqlite").path
+    let path = TemporaryDirectory.file("optouts.sqlite")
     let server = try SampleProcess("Echo", arguments: ["--database", path])
     try server.waitUntilListening()
     let port = server.port

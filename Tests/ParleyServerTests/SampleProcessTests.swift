@@ -1,5 +1,6 @@
 import Foundation
 import ParleyTestSupport
+import ParleyTesting
 import ParleyTwiML
 import Testing
 
@@ -26,10 +27,7 @@ struct SampleProcessTests {
   }
 
   @Test func counterSessionsSurviveAKilledProcess() async throws {
-    let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
-      "parley-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    let database = directory.appendingPathComponent("counter.sqlite").path
+    let database = TemporaryDirectory.file("counter.sqlite")
     let first = try SampleProcess("Counter", arguments: ["--database", database])
     try first.waitUntilListening()
     var last: RawResponse?

@@ -3,6 +3,7 @@ import NIOCore
 import NIOPosix
 import Parley
 import ParleyTestSupport
+import ParleyTesting
 import ParleyTwiML
 import Synchronization
 import Testing
@@ -31,13 +32,10 @@ struct SlowClientTests {
   /// 300 connections dribbling a byte every half second hold on; real requests still pass, the
   /// slow ones are cut off with 408 at the deadline, and memory stays bounded.
   @Test func threeHundredSlowClientsDoNotStopLegitimateTraffic() async throws {
-    let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
-      "parley-slow-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     let server = try SampleProcess(
       "Echo",
       arguments: [
-        "--database", directory.appendingPathComponent("slow.sqlite").path, "--request-timeout",
+        "--database", TemporaryDirectory.file("slow.sqlite"), "--request-timeout",
         "3",
       ])
     try server.waitUntilListening()
