@@ -100,6 +100,55 @@ struct KeywordTests {
   func ordinaryTextIsNotFlagged(body: String) {
     #expect(ConsentRevocationDetector().phrase(in: body) == (body.contains(" stop") ? "stop" : nil))
   }
+
+  @Test func phrasesSetLaterAreTheOnesSearched() {
+    var detector = ConsentRevocationDetector()
+    detector.phrases = ["no thanks"]
+    #expect(detector.phrase(in: "No THANKS!") == "no thanks")
+    #expect(detector.phrase(in: "stop") == nil)
+  }
+
+  /// The detector lower-cases scalar by scalar, with a fast path for ASCII; it must find what
+  /// lower-casing the whole body with `String.lowercased()` finds. Every scalar below U+3000,
+  /// a sample of the rest and those whose lower case is ASCII (the Kelvin sign is a K) sit
+  /// inside and between words.
+  @Test func lowerCasingMatchesTheStandardLibrarysForEveryScalarTried() {
+    let detector = ConsentRevocationDetector()
+    var generator = SplitMix64(seed: 0xC05E27)
+    var values = Array(UInt32(0)..<0x3000)
+    for _ in 0..<4000 { values.append(UInt32.random(in: 0x3000...0x10FFFF, using: &generator)) }
+    values += [0x212A, 0x0130, 0x1E9E, 0x03A3, 0xFF33, 0x2019]
+    var mismatches: [String] = []
+    for value in values {
+      guard let scalar = Unicode.Scalar(value) else { continue }
+      let inside = String(Character(scalar))
+      for body in [
+        "st" + inside + "p", "opt" + inside + "out", "remove" + inside + "me", inside + "ancel",
+      ]
+      where detector.phrase(in: body) != revocationPhrase(in: body, detector.phrases) {
+        mismatches.append("U+\(String(value, radix: 16)) in \(body.debugDescription)")
+      }
+    }
+    #expect(mismatches.isEmpty, "\(mismatches.prefix(10))")
+    // The case the scalar mapping exists for.
+    #expect(detector.phrase(in: "Ta\u{212A}e me off") == "take me off")
+  }
+}
+
+/// What `ConsentRevocationDetector` finds, written plainly: the whole body lower-cased by the
+/// standard library, then searched as words.
+private func revocationPhrase(in body: String, _ phrases: [String]) -> String? {
+  var words = ""
+  for scalar in body.lowercased().unicodeScalars {
+    let mapped: Unicode.Scalar = scalar == "\u{2019}" ? "'" : scalar
+    if ("a"..."z").contains(mapped) || ("0"..."9").contains(mapped) || mapped == "'" {
+      words.unicodeScalars.append(mapped)
+    } else if !words.hasSuffix(" ") {
+      words += " "
+    }
+  }
+  let text = " " + words.trimmingCharacters(in: .whitespaces) + " "
+  return phrases.first { text.contains(" " + $0 + " ") }
 }
 
 /// An app on the standard pipeline whose handler always tries to answer, and can text others.

@@ -86,7 +86,13 @@ public struct OptOutKeywords: Sendable, Hashable {
 /// Flags free text that may revoke consent ("please stop texting me", "remove me from this list").
 public struct ConsentRevocationDetector: Sendable {
   /// Phrases (lower-case, words separated by single spaces) that suggest a revocation.
-  public var phrases: [String]
+  public var phrases: [String] {
+    didSet { needles = Self.needles(phrases) }
+  }
+
+  /// Each phrase as the bytes searched for: its UTF-8 with a space at each end. Made when the
+  /// phrases are set, not for every message.
+  private var needles: [[UInt8]]
 
   /// The default phrases.
   public static let defaultPhrases = [
@@ -98,23 +104,42 @@ public struct ConsentRevocationDetector: Sendable {
   /// Creates a detector.
   public init(phrases: [String] = Self.defaultPhrases) {
     self.phrases = phrases
+    needles = Self.needles(phrases)
+  }
+
+  private static func needles(_ phrases: [String]) -> [[UInt8]] {
+    phrases.map { Array(" \($0) ".utf8) }
   }
 
   /// The phrase found in `body`, if any (matched on word boundaries).
   public func phrase(in body: String) -> String? {
     // The body as lower-case words of [a-z0-9'] separated by single spaces, with a space at
     // each end, in UTF-8: every message goes through this, so no Foundation string search.
-    var text: [UInt8] = [UInt8(ascii: " ")]
-    for scalar in body.lowercased().unicodeScalars {
-      let mapped: Unicode.Scalar = scalar == "’" ? "'" : scalar
-      if Self.isWordScalar(mapped) {
-        text.append(UInt8(mapped.value))
+    var text: [UInt8] = []
+    text.reserveCapacity(body.utf8.count + 2)
+    text.append(UInt8(ascii: " "))
+    func add(_ scalar: Unicode.Scalar) {
+      if Self.isWordScalar(scalar) {
+        text.append(UInt8(scalar.value))
       } else if text.last != UInt8(ascii: " ") {
         text.append(UInt8(ascii: " "))
       }
     }
+    for scalar in body.unicodeScalars {
+      if scalar.isASCII {
+        // ASCII lower-cases to itself plus 32 for A to Z: no lookup in Unicode's tables.
+        let value = scalar.value
+        add(Unicode.Scalar(UInt8(value | (0x41...0x5A ~= value ? 0x20 : 0))))
+      } else if scalar == "’" {
+        add("'")
+      } else {
+        // As `String.lowercased()` maps it: some scalars lower-case to ASCII (K, the Kelvin
+        // sign, to k), some to several scalars.
+        for lower in scalar.properties.lowercaseMapping.unicodeScalars { add(lower) }
+      }
+    }
     if text.last != UInt8(ascii: " ") { text.append(UInt8(ascii: " ")) }
-    return phrases.first { Self.contains(text, Array(" \($0) ".utf8)) }
+    return zip(phrases, needles).first { Self.contains(text, $0.1) }?.0
   }
 
   /// Whether `needle` occurs in `text`. Not the standard library's `Collection.contains(_:)`:
