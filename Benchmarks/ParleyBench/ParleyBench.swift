@@ -140,7 +140,7 @@ extension ParleyBench {
       }
       for pages in compareWalAutocheckpoint {
         benchRows += twins(
-          of: kinds.filter(\.usesSQLite), seedFile: seedFile,
+          of: kinds, where: \.usesSQLite, seedFile: seedFile,
           named: "WAL auto-checkpoint \(pages) pages"
         ) {
           $0.environment["PARLEY_BENCH_WAL_AUTOCHECKPOINT"] = String(pages)
@@ -148,7 +148,7 @@ extension ParleyBench {
       }
       if compareWithoutCheckpointer {
         benchRows += twins(
-          of: kinds.filter(\.usesSQLite), seedFile: seedFile, named: "no checkpointer"
+          of: kinds, where: \.usesSQLite, seedFile: seedFile, named: "no checkpointer"
         ) {
           $0.environment["PARLEY_BENCH_CHECKPOINTER"] = "0"
         }
@@ -175,14 +175,17 @@ extension ParleyBench {
       printTargets(kinds: kinds, results: results)
     }
 
-    /// The Parley rows among `kinds` again, each changed by `change`, `named` in parentheses.
+    /// The Parley rows among `kinds` (those that pass `include`) again, each changed by `change`,
+    /// `named` in parentheses. Each is the twin of its row: the row at its kind's index in
+    /// `kinds`, which the rows of the table start with.
     func twins(
-      of kinds: [RowKind], seedFile: String, named name: String,
-      _ change: (inout BenchRow) -> Void
+      of kinds: [RowKind], where include: (RowKind) -> Bool = { _ in true }, seedFile: String,
+      named name: String, _ change: (inout BenchRow) -> Void
     ) -> [BenchRow] {
-      kinds.filter(\.isParley).map { kind in
-        var twin = row(kind, seedFile: seedFile)
+      kinds.indices.filter { kinds[$0].isParley && include(kinds[$0]) }.map { index in
+        var twin = row(kinds[index], seedFile: seedFile)
         twin.name += " (\(name))"
+        twin.twinOf = index
         change(&twin)
         return twin
       }

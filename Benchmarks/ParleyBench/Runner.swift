@@ -17,6 +17,9 @@ struct BenchRow: Sendable {
   var freshFiles: [String] = []
   /// A database copied into place before each run (the scale row's stored conversations).
   var copy: (from: String, to: String)?
+  /// For a row that is another build or setting of a row before it (`--compare-binary` and the
+  /// like): that row's index. It runs right beside it.
+  var twinOf: Int?
 }
 
 /// Runs rows back to back against wrk and prints their figures.
@@ -33,10 +36,15 @@ struct Runner {
 
   /// Runs every row `repeats` times, the rows in turn within each round (so that a slow minute of
   /// the shared machine touches every row alike), and returns each row's runs.
+  ///
+  /// A row and its twins (``BenchRow/twinOf``) run one right after the other, first the row and
+  /// then its twins in odd rounds, the other way round in even ones: on this shared machine, the
+  /// row that ran second was behind by up to 20% in one table, whichever build it was.
   func runAll() throws -> [[RunFigures]] {
     var results = Array(repeating: [RunFigures](), count: rows.count)
     for round in 1...repeats {
-      for (index, row) in rows.enumerated() {
+      for index in Self.order(of: rows, round: round) {
+        let row = rows[index]
         let figures = try measure(row, log: "\(logDirectory)/row\(index + 1)-run\(round).log")
         results[index].append(figures)
         print(
@@ -46,6 +54,15 @@ struct Runner {
       }
     }
     return results
+  }
+
+  /// The indices of `rows` in the order of round `round` (from 1): each row that is no twin,
+  /// followed by its twins, or preceded by them in even rounds.
+  static func order(of rows: [BenchRow], round: Int) -> [Int] {
+    rows.indices.filter { rows[$0].twinOf == nil }.flatMap { index in
+      let group = [index] + rows.indices.filter { rows[$0].twinOf == index }
+      return round.isMultiple(of: 2) ? Array(group.reversed()) : group
+    }
   }
 
   /// Starts `row`'s server, drives it for `duration` seconds, stops it.
