@@ -60,8 +60,12 @@ extension Database {
   /// ``run(_:_:)``. GRDB's records build a dictionary of the statement's column names for each
   /// query, and its arguments and cursors allocate: that was nearly all the time of a snapshot
   /// read, SQLite's own work a small part of it. Here the statement is GRDB's cached one, stepped
-  /// and read directly, and left reset. Text is bound as GRDB binds it (up to its first NUL), so
-  /// these statements find what GRDB wrote and the other way round.
+  /// and read directly, and left reset.
+  ///
+  /// Text is bound whole, with its length. GRDB binds it up to its first NUL, so that a key with a
+  /// NUL found another key's row ("+16175550123\u{0}9" read "+16175550123"'s opt-outs). Keys
+  /// written by Parley never hold a control character (inbound identifiers and opt-out events
+  /// are refused with one), so here such a key finds nothing, as in the memory store.
   func forEachRow(
     _ sql: String, _ arguments: [SQLiteArgument], body: (SQLiteRow) throws -> Void
   ) throws {
@@ -95,7 +99,10 @@ extension Database {
       let index = CInt(offset + 1)
       let code =
         switch argument {
-        case .text(let text): sqlite3_bind_text(handle, index, text, -1, transient)
+        case .text(let text):
+          text.withCString {
+            sqlite3_bind_text(handle, index, $0, CInt(text.utf8.count), transient)
+          }
         case .integer(let value): sqlite3_bind_int64(handle, index, value)
         case .blob(let bytes) where bytes.isEmpty: sqlite3_bind_zeroblob(handle, index, 0)
         case .blob(let bytes):

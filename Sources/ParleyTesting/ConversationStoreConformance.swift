@@ -42,6 +42,9 @@ public enum ConversationStoreConformance {
     Check(name: "may-I-text honours the number and the service", body: mayText),
     Check(name: "an opt-out's free text with a NUL is kept whole, as U+FFFD", body: nulInOptOut),
     Check(name: "an opt-out whose keys hold a control character is refused", body: badOptOutKeys),
+    Check(
+      name: "a key with a NUL never finds another key's session, reply or opt-out",
+      body: nulInReadKeys),
   ]
 
   static let t0 = WallInstant(millisecondsSince1970: 1_800_000_000_000)
@@ -424,6 +427,51 @@ extension ConversationStoreConformance {
     }
     try expect(try await store.auditHead() == .empty, "a refused list recorded something")
     try expect(try await store.mayText("+16175550124", from: "+14155550199"), "a number opted out")
+  }
+
+  /// SQLite's usual text binding ends at a NUL, so a read of "+1<NUL>9" would find "+1". No
+  /// stored key holds one; a read with one finds nothing, or throws (PostgreSQL refuses a NUL).
+  static func nulInReadKeys(_ store: any ConversationStore) async throws {
+    let saved = record("+16175550123|+14155550199")
+    try await save(store, saved, expected: nil)
+    let reply = StoredReply(contentType: "text/xml", body: "<Response/>", headerFields: [])
+    try await store.commit(
+      TurnWrites(
+        key: saved.key, now: t0,
+        dedupe: DedupeRecord(
+          messageSid: "SM1", key: saved.key, reply: reply, createdAt: t0,
+          expiresAt: t0.advanced(by: hour))))
+    try await store.recordOptOutEvents(
+      [optOutDraft("+16175550123", .number("+14155550199"), .optOut)], now: t0)
+    // Nil when the read threw: finding nothing and refusing are both right.
+    func read<T>(_ body: () async throws -> T) async -> T? { try? await body() }
+
+    let nulKey = ConversationKey(rawValue: saved.key.rawValue + "\u{0}9")
+    if let found = await read({ try await store.session(for: nulKey) }) {
+      try expect(found == nil, "a key with a NUL read another key's session")
+    }
+    if let snapshot = await read({
+      try await store.snapshot(for: nulKey, messageSid: "SM1\u{0}9", now: t0)
+    }) {
+      try expect(snapshot.session == nil, "a snapshot with a NUL read another key's session")
+      try expect(snapshot.replay == nil, "a MessageSid with a NUL replayed another's reply")
+    }
+    if let records = await read({
+      try await store.optOutRecords(
+        subscriber: "+16175550123\u{0}9", scopes: [.number("+14155550199")])
+    }) {
+      try expect(records.isEmpty, "a subscriber with a NUL read another number's opt-out")
+    }
+    do {
+      _ = try await store.mayText("+16175550123\u{0}9", from: "+14155550199")
+      throw ConformanceFailure("may-I-text answered for a subscriber with a NUL")
+    } catch let error as InvalidOptOutQuery {
+      try expect(error == InvalidOptOutQuery(field: "subscriber"), "\(error)")
+    }
+    // The keys themselves are still found.
+    try expect(try await store.session(for: saved.key) == saved, "the session was not found")
+    try expect(
+      try await !store.mayText("+16175550123", from: "+14155550199"), "the opt-out was not found")
   }
 
   static func mayText(_ store: any ConversationStore) async throws {

@@ -242,3 +242,15 @@ public struct InvalidOptOutEvent: Error, Sendable, Hashable, CustomStringConvert
 
   public var description: String { "opt-out event \(index): a control character in its \(field)" }
 }
+
+/// A question about opt-outs refused: one of its keys holds a control character (see
+/// ``OptOutStore/mayText(_:from:messagingService:)``).
+public struct InvalidOptOutQuery: Error, Sendable, Hashable, CustomStringConvertible {
+  /// The field: `subscriber`, `number` or `messagingService`.
+  public var field: String
+
+  /// Creates the error.
+  public init(field: String) { self.field = field }
+
+  public var description: String { "opt-out query: a control character in its \(field)" }
+}

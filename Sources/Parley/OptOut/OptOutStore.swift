@@ -30,10 +30,17 @@ extension OptOutStore {
   /// Whether `subscriber` may be texted from `number` (and, if the number belongs to one, from
   /// `messagingService`): false when they are opted out in either scope.
   ///
-  /// For apps that also send through Twilio's REST API.
+  /// For apps that also send through Twilio's REST API. Throws ``InvalidOptOutQuery`` when a
+  /// number or the service holds a control character: no such key is ever recorded, so the answer
+  /// would say nothing about the number meant.
   public func mayText(_ subscriber: String, from number: String?, messagingService: String? = nil)
     async throws -> Bool
   {
+    for (field, value) in [
+      ("subscriber", subscriber), ("number", number), ("messagingService", messagingService),
+    ] {
+      if let value, value.containsControlCharacter { throw InvalidOptOutQuery(field: field) }
+    }
     var scopes: [OptOutScope] = []
     if let number { scopes.append(.number(number)) }
     if let messagingService { scopes.append(.messagingService(messagingService)) }
