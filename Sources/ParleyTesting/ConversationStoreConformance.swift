@@ -59,6 +59,21 @@ public enum ConversationStoreConformance {
       createdAt: now, updatedAt: now, expiresAt: now.advanced(by: expiresIn))
   }
 
+  static let emptyReply = StoredReply(
+    contentType: "text/xml", body: "<Response/>", headerFields: [])
+
+  /// Commits a dedupe record of ``emptyReply`` for `messageSid`, stored at ``t0``.
+  static func commitDedupe(
+    _ store: any ConversationStore, _ messageSid: String, key: ConversationKey, expiresIn: Duration
+  ) async throws {
+    try await store.commit(
+      TurnWrites(
+        key: key, now: t0,
+        dedupe: DedupeRecord(
+          messageSid: messageSid, key: key, reply: emptyReply, createdAt: t0,
+          expiresAt: t0.advanced(by: expiresIn))))
+  }
+
   static func save(
     _ store: any ConversationStore, _ record: SessionRecord, expected: SessionVersion?
   ) async throws {
@@ -258,21 +273,10 @@ public enum ConversationStoreConformance {
         session: .touch(
           key: slid.key, expected: slid.version, updatedAt: later,
           expiresAt: later.advanced(by: hour * 4))))
-    let reply = StoredReply(contentType: "text/xml", body: "<Response/>", headerFields: [])
     for index in 0..<3 {
-      try await store.commit(
-        TurnWrites(
-          key: live.key, now: t0,
-          dedupe: DedupeRecord(
-            messageSid: "SMold\(index)", key: live.key, reply: reply, createdAt: t0,
-            expiresAt: t0.advanced(by: hour))))
+      try await commitDedupe(store, "SMold\(index)", key: live.key, expiresIn: hour)
     }
-    try await store.commit(
-      TurnWrites(
-        key: live.key, now: t0,
-        dedupe: DedupeRecord(
-          messageSid: "SMnew", key: live.key, reply: reply, createdAt: t0,
-          expiresAt: t0.advanced(by: hour * 24))))
+    try await commitDedupe(store, "SMnew", key: live.key, expiresIn: hour * 24)
     let sweepTime = t0.advanced(by: hour * 2)
     let first = try await store.sweep(now: sweepTime, limit: 2)
     try expect(
@@ -288,7 +292,8 @@ public enum ConversationStoreConformance {
     try expect(
       try await store.session(for: slid.key) != nil, "a session whose expiry slid was swept")
     try expect(
-      try await store.snapshot(for: live.key, messageSid: "SMnew", now: sweepTime).replay == reply,
+      try await store.snapshot(for: live.key, messageSid: "SMnew", now: sweepTime).replay
+        == emptyReply,
       "a live dedupe record was swept")
   }
 
@@ -434,13 +439,7 @@ extension ConversationStoreConformance {
   static func nulInReadKeys(_ store: any ConversationStore) async throws {
     let saved = record("+16175550123|+14155550199")
     try await save(store, saved, expected: nil)
-    let reply = StoredReply(contentType: "text/xml", body: "<Response/>", headerFields: [])
-    try await store.commit(
-      TurnWrites(
-        key: saved.key, now: t0,
-        dedupe: DedupeRecord(
-          messageSid: "SM1", key: saved.key, reply: reply, createdAt: t0,
-          expiresAt: t0.advanced(by: hour))))
+    try await commitDedupe(store, "SM1", key: saved.key, expiresIn: hour)
     try await store.recordOptOutEvents(
       [optOutDraft("+16175550123", .number("+14155550199"), .optOut)], now: t0)
     // Nil when the read threw: finding nothing and refusing are both right.
