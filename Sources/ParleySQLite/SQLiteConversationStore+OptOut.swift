@@ -15,15 +15,10 @@ extension SQLiteConversationStore {
   {
     guard !scopes.isEmpty else { return [] }
     // Every turn runs this, with one or two scopes: a cached statement per count, read without
-    // GRDB's records (`forEachRow`), its SQL made once for those counts.
-    let sql = scopes.count <= 2 ? OptOutRow.selectSQL[scopes.count] : OptOutRow.select(scopes.count)
+    // GRDB's records (`allRows`).
     var arguments: [SQLiteArgument] = [.text(subscriber)]
     for scope in scopes { arguments.append(.text(scope.rawValue)) }
-    var records: [OptOutRecord] = []
-    try db.forEachRow(sql, arguments) { row in
-      if let record = try OptOutRow.record(row) { records.append(record) }
-    }
-    return records
+    return try db.allRows(OptOutRow.selectSQL(scopes: scopes.count), arguments, OptOutRow.record)
   }
 
   @discardableResult
@@ -83,14 +78,9 @@ extension SQLiteConversationStore {
       }
       arguments.append(.integer(Int64(limit)))
       let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
-      var records: [OptOutRecord] = []
-      try db.forEachRow(
+      return try db.allRows(
         "SELECT \(OptOutRow.columns) FROM parley_opt_out \(filter) ORDER BY scope, subscriber LIMIT ?",
-        arguments
-      ) { row in
-        if let record = try OptOutRow.record(row) { records.append(record) }
-      }
-      return records
+        arguments, OptOutRow.record)
     }
   }
 
@@ -118,15 +108,19 @@ enum OptOutRow {
   /// The columns ``record(_:)`` reads, in its order.
   static let columns = "scope, subscriber, opted_out, updated_at, event_sequence"
 
-  /// The records of one subscriber in `scopeCount` scopes.
-  static func select(_ scopeCount: Int) -> String {
-    let placeholders = Array(repeating: "?", count: scopeCount).joined(separator: ", ")
+  /// The records of one subscriber in `scopes` scopes. A turn asks for one or two, whose SQL is
+  /// made once.
+  static func selectSQL(scopes: Int) -> String {
+    scopes < usualSelects.count ? usualSelects[scopes] : select(scopes)
+  }
+
+  private static let usualSelects = (0...2).map(select)
+
+  private static func select(_ scopes: Int) -> String {
+    let placeholders = Array(repeating: "?", count: scopes).joined(separator: ", ")
     return
       "SELECT \(columns) FROM parley_opt_out WHERE subscriber = ? AND scope IN (\(placeholders))"
   }
-
-  /// ``select(_:)`` for no, one and two scopes: a turn asks for one or two.
-  static let selectSQL = (0...2).map(select)
 
   /// The record in a row of ``columns``; nil for a scope this version does not know.
   static func record(_ row: SQLiteRow) throws -> OptOutRecord? {

@@ -66,18 +66,13 @@ public struct SQLiteConversationStore: ConversationStore {
 
   /// Reads one turn's snapshot inside an open read transaction.
   static func read(_ request: SnapshotRequest, in db: Database) throws -> TurnSnapshot {
-    // Every turn runs these: cached statements, read without GRDB's records (`forEachRow`).
+    // Every turn runs these: cached statements, read without GRDB's records (`firstRow`).
     var snapshot = TurnSnapshot()
-    try db.forEachRow(SessionRow.selectSQL, [.text(request.key.rawValue)]) { row in
-      snapshot.session = try SessionRow.record(row)
-    }
+    snapshot.session = try SessionRow.read(request.key, in: db)
     if let messageSid = request.messageSid {
-      try db.forEachRow(
+      snapshot.replay = try db.firstRow(
         ProcessedMessageRow.selectReplySQL,
-        [.text(messageSid), .integer(request.now.millisecondsSince1970)]
-      ) { row in
-        snapshot.replay = try ProcessedMessageRow.reply(row)
-      }
+        [.text(messageSid), .integer(request.now.millisecondsSince1970)], ProcessedMessageRow.reply)
     }
     if let subscriber = request.subscriber {
       snapshot.optOuts = try optOutRecords(subscriber: subscriber, scopes: request.scopes, in: db)
@@ -129,27 +124,18 @@ public struct SQLiteConversationStore: ConversationStore {
   }
 
   public func session(for key: ConversationKey) async throws -> SessionRecord? {
-    try await database.pool.read { db in
-      var record: SessionRecord?
-      try db.forEachRow(SessionRow.selectSQL, [.text(key.rawValue)]) {
-        record = try SessionRow.record($0)
-      }
-      return record
-    }
+    try await database.pool.read { db in try SessionRow.read(key, in: db) }
   }
 
   public func sessions(after key: ConversationKey?, limit: Int) async throws -> [SessionRecord] {
     try await database.pool.read { db in
       var arguments: [SQLiteArgument] = key.map { [.text($0.rawValue)] } ?? []
       arguments.append(.integer(Int64(limit)))
-      var records: [SessionRecord] = []
-      try db.forEachRow(
+      return try db.allRows(
         """
         SELECT \(SessionRow.columns) FROM parley_session
         \(key == nil ? "" : "WHERE conversation_key > ?") ORDER BY conversation_key LIMIT ?
-        """, arguments
-      ) { records.append(try SessionRow.record($0)) }
-      return records
+        """, arguments, SessionRow.record)
     }
   }
 
@@ -171,6 +157,21 @@ enum SessionRow {
 
   /// The session of one conversation.
   static let selectSQL = "SELECT \(columns) FROM parley_session WHERE conversation_key = ?"
+
+  /// Reads the session of `key`, if any (the turn's snapshot and ``SQLiteConversationStore/session(for:)``).
+  static func read(_ key: ConversationKey, in db: Database) throws -> SessionRecord? {
+    try db.firstRow(selectSQL, [.text(key.rawValue)], record)
+  }
+
+  /// `record` as the values of ``columns``, in their order.
+  static func arguments(_ record: SessionRecord) -> [SQLiteArgument] {
+    [
+      .text(record.key.rawValue), .text(record.id), .integer(record.generation),
+      .blob(record.data), .integer(record.createdAt.millisecondsSince1970),
+      .integer(record.updatedAt.millisecondsSince1970),
+      .integer(record.expiresAt.millisecondsSince1970),
+    ]
+  }
 
   /// The session in a row of ``columns``.
   static func record(_ row: SQLiteRow) throws -> SessionRecord {

@@ -3,12 +3,16 @@ import GRDBSQLite
 
 /// A value bound to a `?` of the hot path's statements.
 enum SQLiteArgument: Sendable {
+  /// Bound whole, with its length. GRDB binds text up to its first NUL, so that a key with a NUL
+  /// found another key's row ("+16175550123\u{0}9" read "+16175550123"'s opt-outs). Keys written
+  /// by Parley never hold a control character (inbound identifiers and opt-out events are refused
+  /// with one), so such a key finds nothing, as in the memory store.
   case text(String)
   case integer(Int64)
   case blob([UInt8])
 }
 
-/// One result row of `Database.forEachRow`, read column by column through
+/// One result row of `Database.firstRow` or `Database.allRows`, read column by column through
 /// SQLite's C interface. Each accessor requires the column's stored type: a value of another type
 /// (a row not written by Parley, or damaged) is an error, never converted.
 struct SQLiteRow {
@@ -53,27 +57,34 @@ private let transient = unsafeBitCast(
   OpaquePointer(bitPattern: -1), to: sqlite3_destructor_type.self)
 
 extension Database {
-  /// Runs the cached query `sql` with `arguments` bound to its `?`s in order, and calls `body`
-  /// with each result row.
+  /// Runs the cached query `sql` with `arguments` bound to its `?`s in order; returns its first
+  /// row as `decode` reads it, nil when there is none.
   ///
-  /// Every turn's snapshot runs three of these, and its commit two or three statements through
-  /// ``run(_:_:)``. GRDB's records build a dictionary of the statement's column names for each
-  /// query, and its arguments and cursors allocate: that was nearly all the time of a snapshot
-  /// read, SQLite's own work a small part of it. Here the statement is GRDB's cached one, stepped
-  /// and read directly, and left reset.
-  ///
-  /// Text is bound whole, with its length. GRDB binds it up to its first NUL, so that a key with a
-  /// NUL found another key's row ("+16175550123\u{0}9" read "+16175550123"'s opt-outs). Keys
-  /// written by Parley never hold a control character (inbound identifiers and opt-out events
-  /// are refused with one), so here such a key finds nothing, as in the memory store.
-  func forEachRow(
-    _ sql: String, _ arguments: [SQLiteArgument], body: (SQLiteRow) throws -> Void
-  ) throws {
+  /// Every turn's snapshot reads two of these and a list (``allRows(_:_:_:)``), and its commit
+  /// runs two or three statements through ``run(_:_:)``. GRDB's records build a dictionary of the
+  /// statement's column names for each query, and its arguments and cursors allocate: that was
+  /// nearly all the time of a snapshot read, SQLite's own work a small part of it. Here the
+  /// statement is GRDB's cached one, stepped and read directly, and left reset.
+  func firstRow<T>(
+    _ sql: String, _ arguments: [SQLiteArgument], _ decode: (SQLiteRow) throws -> T
+  ) throws -> T? {
     let handle = try bound(sql, arguments)
     defer { finish(handle) }
+    return try step(handle, sql) ? decode(SQLiteRow(handle: handle, sql: sql)) : nil
+  }
+
+  /// Runs the cached query `sql` with `arguments` bound to its `?`s in order; returns its rows as
+  /// `decode` reads them, leaving out those it reads as nil.
+  func allRows<T>(
+    _ sql: String, _ arguments: [SQLiteArgument], _ decode: (SQLiteRow) throws -> T?
+  ) throws -> [T] {
+    let handle = try bound(sql, arguments)
+    defer { finish(handle) }
+    var rows: [T] = []
     while try step(handle, sql) {
-      try body(SQLiteRow(handle: handle, sql: sql))
+      if let row = try decode(SQLiteRow(handle: handle, sql: sql)) { rows.append(row) }
     }
+    return rows
   }
 
   /// Runs the cached statement `sql` (an INSERT, UPDATE or DELETE) with `arguments` bound to its

@@ -16,14 +16,14 @@ struct SQLiteTurnWrites: Sendable {
   }
 
   static let insertSessionSQL = """
-    INSERT INTO parley_session
-      (conversation_key, session_id, generation, data, created_at, updated_at, expires_at)
-    VALUES (?, ?, ?, ?, ?, ?, ?)
+    INSERT INTO parley_session (\(SessionRow.columns)) VALUES (?, ?, ?, ?, ?, ?, ?)
     """
+  /// The insert's seven arguments (``SessionRow/arguments(_:)``), then the version replaced.
   static let updateSessionSQL = """
     UPDATE parley_session
-    SET session_id = ?, generation = ?, data = ?, created_at = ?, updated_at = ?, expires_at = ?
-    WHERE conversation_key = ? AND session_id = ? AND generation = ?
+    SET session_id = ?2, generation = ?3, data = ?4, created_at = ?5, updated_at = ?6,
+      expires_at = ?7
+    WHERE conversation_key = ?1 AND session_id = ?8 AND generation = ?9
     """
   static let touchSessionSQL = """
     UPDATE parley_session SET updated_at = ?, expires_at = ?
@@ -49,20 +49,11 @@ struct SQLiteTurnWrites: Sendable {
     }
     switch writes.session {
     case .save(let record, expected: nil):
-      session = .insert([
-        .text(record.key.rawValue), .text(record.id), .integer(record.generation),
-        .blob(record.data), .integer(record.createdAt.millisecondsSince1970),
-        .integer(record.updatedAt.millisecondsSince1970),
-        .integer(record.expiresAt.millisecondsSince1970),
-      ])
+      session = .insert(SessionRow.arguments(record))
     case .save(let record, expected: let expected?):
       session = .change(
         sql: Self.updateSessionSQL,
-        arguments: [
-          .text(record.id), .integer(record.generation), .blob(record.data),
-          .integer(record.createdAt.millisecondsSince1970),
-          .integer(record.updatedAt.millisecondsSince1970),
-          .integer(record.expiresAt.millisecondsSince1970), .text(record.key.rawValue),
+        arguments: SessionRow.arguments(record) + [
           .text(expected.id), .integer(expected.generation),
         ])
     case .touch(let key, let expected, let updatedAt, let expiresAt):

@@ -97,14 +97,11 @@ public struct OptOutEventDraft: Sendable, Hashable {
   /// - Throws: ``InvalidOptOutEvent`` naming the first bad draft and field.
   public static func check(_ drafts: [OptOutEventDraft]) throws(InvalidOptOutEvent) {
     for (index, draft) in drafts.enumerated() {
-      let fields: [(String, String?)] = [
-        ("subscriber", draft.subscriber), ("scope", draft.scope.rawValue),
-        ("messageSid", draft.messageSid), ("accountSid", draft.accountSid),
-      ]
-      for (name, value) in fields {
-        if let value, value.containsControlCharacter {
-          throw InvalidOptOutEvent(index: index, field: name)
-        }
+      if let field = firstFieldWithControlCharacter([
+        "subscriber": draft.subscriber, "scope": draft.scope.rawValue,
+        "messageSid": draft.messageSid, "accountSid": draft.accountSid,
+      ]) {
+        throw InvalidOptOutEvent(index: index, field: field)
       }
     }
   }

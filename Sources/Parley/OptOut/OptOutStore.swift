@@ -36,10 +36,10 @@ extension OptOutStore {
   public func mayText(_ subscriber: String, from number: String?, messagingService: String? = nil)
     async throws -> Bool
   {
-    for (field, value) in [
-      ("subscriber", subscriber), ("number", number), ("messagingService", messagingService),
-    ] {
-      if let value, value.containsControlCharacter { throw InvalidOptOutQuery(field: field) }
+    if let field = firstFieldWithControlCharacter([
+      "subscriber": subscriber, "number": number, "messagingService": messagingService,
+    ]) {
+      throw InvalidOptOutQuery(field: field)
     }
     var scopes: [OptOutScope] = []
     if let number { scopes.append(.number(number)) }

@@ -75,6 +75,9 @@ public struct SignatureMiddleware: MessagingMiddleware {
 
   static let signatureHeader = HTTPField.Name("X-Twilio-Signature")!
   static let settingsHeader = HTTPField.Name("X-Twilio-Webhooks-Signature-Settings")!
+  static let forwardedProtoHeader = HTTPField.Name("X-Forwarded-Proto")!
+  static let forwardedHostHeader = HTTPField.Name("X-Forwarded-Host")!
+  static let forwardedPortHeader = HTTPField.Name("X-Forwarded-Port")!
 
   /// Why a request was refused.
   public enum Verdict: Sendable, Hashable {
@@ -159,20 +162,13 @@ public struct SignatureMiddleware: MessagingMiddleware {
     var scheme = "http"
     var host = request.head.authority ?? ""
     if let remote = request.remoteAddress, configuration.trustedProxies.contains(remote) {
-      if let proto = fields.value(of: HTTPField.Name("X-Forwarded-Proto")!)?.split(separator: ",")
-        .first
-      {
-        scheme = proto.trimmingASCIISpace().lowercased()
+      // The first (client-side) value of a forwarded field, trimmed.
+      func forwarded(_ name: HTTPField.Name) -> String? {
+        fields.value(of: name)?.split(separator: ",").first?.trimmingASCIISpace()
       }
-      if let forwarded = fields.value(of: HTTPField.Name("X-Forwarded-Host")!)?.split(
-        separator: ","
-      ).first {
-        host = forwarded.trimmingASCIISpace()
-      }
-      if let port = fields.value(of: HTTPField.Name("X-Forwarded-Port")!)?.split(separator: ",")
-        .first?
-        .trimmingASCIISpace(),
-        !host.contains(":") || host.hasSuffix("]")
+      if let proto = forwarded(Self.forwardedProtoHeader) { scheme = proto.lowercased() }
+      if let forwardedHost = forwarded(Self.forwardedHostHeader) { host = forwardedHost }
+      if let port = forwarded(Self.forwardedPortHeader), !host.contains(":") || host.hasSuffix("]")
       {
         let isDefault = (scheme == "https" && port == "443") || (scheme == "http" && port == "80")
         if !isDefault { host += ":" + port }

@@ -227,8 +227,7 @@ public struct InboundMessage: Sendable, Hashable {
 
   static func identifier(_ value: String?, _ name: String) throws(WebhookError) -> String? {
     guard let value else { return nil }
-    let checked: String = try identifier(value, name)
-    return checked
+    return try identifier(value, name) as String
   }
 
   static func isMediaParameter(_ name: String) -> Bool {
@@ -237,22 +236,5 @@ public struct InboundMessage: Sendable, Hashable {
       return !suffix.isEmpty && suffix.allSatisfy(\.isASCII) && Int(suffix) != nil
     }
     return false
-  }
-}
-
-extension StringProtocol {
-  /// Whether the string holds an ASCII control character (U+0000 to U+001F, or DEL). None is ever
-  /// in a number or a SID, and at a NUL SQLite's text binding (GRDB's) ends the value.
-  var containsControlCharacter: Bool { utf8.contains { $0 < 0x20 || $0 == 0x7F } }
-
-  /// The string without leading and trailing ASCII white space.
-  func trimmingASCIISpace() -> String {
-    let isSpace: (Character) -> Bool = {
-      $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" || $0 == "\u{0B}" || $0 == "\u{0C}"
-        || $0 == "\r\n"
-    }
-    guard let first = firstIndex(where: { !isSpace($0) }) else { return "" }
-    let last = lastIndex(where: { !isSpace($0) })!
-    return String(self[first...last])
   }
 }
