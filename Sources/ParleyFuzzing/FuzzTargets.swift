@@ -205,7 +205,7 @@ public enum FuzzTargets {
             if let parameters = try? application.parameters(of: request) {
               _ = try? InboundMessage(parameters: parameters)
             }
-            // Answer, so the pipelining handler lets the next request through.
+            // Answer each request, as the server does before it reads the next.
             _ = try? channel.writeOutbound(HTTPResponsePart.head(HTTPResponse(status: .ok)))
             _ = try? channel.writeOutbound(HTTPResponsePart.end(nil))
           }

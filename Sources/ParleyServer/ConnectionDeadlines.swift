@@ -8,7 +8,8 @@ final class ConnectionDeadlines {
     case idle
     /// Bytes of a request are arriving; the request deadline runs.
     case receiving
-    /// The whole request arrived; the app is working on it. No deadline: that time is ours.
+    /// Whole requests arrived and are not all answered; the app is working on them. No deadline:
+    /// that time is ours.
     case busy
   }
 
@@ -17,6 +18,11 @@ final class ConnectionDeadlines {
   var state: State = .idle
   /// Bytes of a following (pipelined) request arrived while busy.
   var pendingBytes = false
+  /// A request's head arrived, its end not yet.
+  var partialRequest = false
+  /// Whole requests that arrived and have not been answered yet: a client may pipeline several
+  /// (they queue in the connection's async channel, answered in order).
+  var unanswered = 0
   /// When the current state's deadline passes; nil while busy.
   private var deadline: NIODeadline?
   /// The one timer, and when it fires. It may fire before `deadline` (a deadline set since then
@@ -70,13 +76,30 @@ final class ConnectionDeadlines {
     }
   }
 
+  /// A request's head arrived.
+  func requestStarted() {
+    partialRequest = true
+  }
+
+  /// A request's end arrived: it is whole, and the app's to answer.
+  ///
+  /// This forgets the bytes seen while busy, which were this request's. Bytes of a next request
+  /// that came in the same read as this one's end are forgotten with them: that request, should
+  /// it stall before its head is whole, then gets the idle deadline rather than the request's.
   func requestReceived() {
+    partialRequest = false
+    pendingBytes = false
+    unanswered += 1
     state = .busy
     deadline = nil
   }
 
+  /// A response ended (for a whole request, or refusing one that is not).
   func responseSent(on loop: any EventLoop) {
-    if pendingBytes {
+    unanswered = max(0, unanswered - 1)
+    // Requests that arrived whole while the app answered this one: the app's time still.
+    guard unanswered == 0 else { return }
+    if pendingBytes || partialRequest {
       pendingBytes = false
       state = .receiving
       arm(requestTimeout, on: loop)

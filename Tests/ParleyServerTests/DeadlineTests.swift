@@ -78,6 +78,40 @@ struct ConnectionDeadlineTests {
     #expect(expiries.states == [.receiving])
   }
 
+  @Test func requestsPipelinedWholeWaitForTheAppWithNoDeadline() {
+    let (deadlines, loop, expiries) = opened()
+    deadlines.bytesArrived(on: loop)  // three requests in one read
+    for _ in 0..<3 {
+      deadlines.requestStarted()
+      deadlines.requestReceived()
+    }
+    for _ in 0..<2 {
+      loop.advanceTime(by: .seconds(300))  // the app works five minutes on each
+      deadlines.responseSent(on: loop)
+    }
+    loop.advanceTime(by: .seconds(300))
+    #expect(expiries.states.isEmpty)
+    deadlines.responseSent(on: loop)
+    loop.advanceTime(by: .milliseconds(59_999))
+    #expect(expiries.states.isEmpty)
+    loop.advanceTime(by: .milliseconds(1))
+    #expect(expiries.states == [.idle])
+  }
+
+  @Test func aRequestWhoseHeadArrivedWhileBusyGetsTheRequestDeadline() {
+    let (deadlines, loop, expiries) = opened()
+    deadlines.bytesArrived(on: loop)
+    deadlines.requestStarted()
+    deadlines.requestReceived()
+    deadlines.requestStarted()  // the next request's head, in the same read; its body is late
+    loop.advanceTime(by: .seconds(30))
+    deadlines.responseSent(on: loop)
+    loop.advanceTime(by: .milliseconds(9_999))
+    #expect(expiries.states.isEmpty)
+    loop.advanceTime(by: .milliseconds(1))
+    #expect(expiries.states == [.receiving])
+  }
+
   @Test func aClosedConnectionNeverExpires() {
     let (deadlines, loop, expiries) = opened()
     deadlines.bytesArrived(on: loop)

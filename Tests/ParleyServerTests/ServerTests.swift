@@ -57,6 +57,51 @@ struct ServerTests {
     }
   }
 
+  /// An app slower than the idle timeout, answering requests that all arrived at once: the
+  /// requests waiting behind the first are the server's time, not an idle connection's.
+  @Test func pipelinedRequestsBehindASlowAppRunNoIdleDeadline() async throws {
+    let app = ParleyApplication { turn in
+      try await Task.sleep(for: .milliseconds(300))
+      return .message("slow \(turn.message.body)")
+    }
+    let configuration = ParleyServer.Configuration(
+      requestTimeout: .milliseconds(200), idleTimeout: .milliseconds(200))
+    try await withServer(app, configuration: configuration) { port, _ in
+      try await RawConnection.open(port: port) { connection in
+        let requests = (0..<3).map { webhookRequest(body: "From=1&To=2&Body=s\($0)") }.joined()
+        try await connection.send(requests)
+        for index in 0..<3 {
+          let reply = try #require(try await connection.readResponse())
+          #expect(reply.status == 200)
+          #expect(reply.body.contains("slow s\(index)<"))
+        }
+      }
+    }
+  }
+
+  /// Garbage pipelined behind requests still being answered: they get their answers, in order,
+  /// and only then the 400, and the connection closes.
+  @Test func garbageBehindPipelinedRequestsIsAnsweredAfterThem() async throws {
+    let app = ParleyApplication { turn in
+      try await Task.sleep(for: .milliseconds(100))
+      return .message("slow \(turn.message.body)")
+    }
+    try await withServer(app) { port, _ in
+      try await RawConnection.open(port: port) { connection in
+        let requests = (0..<2).map { webhookRequest(body: "From=1&To=2&Body=g\($0)") }.joined()
+        try await connection.send(requests + "THIS IS NOT HTTP\r\n\r\n")
+        for index in 0..<2 {
+          let reply = try #require(try await connection.readResponse())
+          #expect(reply.status == 200)
+          #expect(reply.body.contains("slow g\(index)<"))
+        }
+        let refused = try #require(try await connection.readResponse())
+        #expect(refused.status == 400)
+        #expect(try await connection.waitForClose().isEmpty)
+      }
+    }
+  }
+
   @Test func connectionCloseIsHonoured() async throws {
     try await withServer(app) { port, _ in
       try await RawConnection.open(port: port) { connection in
