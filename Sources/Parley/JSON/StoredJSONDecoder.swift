@@ -190,14 +190,19 @@ struct JSONParser {
   private mutating func parseString() throws -> String {
     position += 1
     let start = position
-    // Fast path: no escapes.
+    // Fast path: no escapes. Text that is all ASCII (keys, ids, most stored values) is valid
+    // UTF-8 as it stands, and skips the check.
+    var bits: UInt8 = 0
     while position < bytes.count {
       let byte = bytes[position]
       if byte == UInt8(ascii: "\"") {
-        let string = try validated(UnsafeBufferPointer(rebasing: bytes[start..<position]))
+        let text = UnsafeBufferPointer(rebasing: bytes[start..<position])
+        let string =
+          bits < 0x80 ? String(decoding: text, as: UTF8.self) : try validated(text)
         position += 1
         return string
       }
+      bits |= byte
       if byte == UInt8(ascii: "\\") { break }
       guard byte >= 0x20 else { throw fail("control character in a string") }
       position += 1
