@@ -19,6 +19,17 @@ struct ConnectionDeadlineTests {
     return (deadlines, loop, expiries)
   }
 
+  /// Nothing expires for `amount` less a millisecond; at `amount`, the deadline of `state` does.
+  func expectExpiry(
+    of state: ConnectionDeadlines.State, after amount: TimeAmount, on loop: EmbeddedEventLoop,
+    _ expiries: Expiries, sourceLocation: SourceLocation = #_sourceLocation
+  ) {
+    loop.advanceTime(by: amount - .milliseconds(1))
+    #expect(expiries.states.isEmpty, sourceLocation: sourceLocation)
+    loop.advanceTime(by: .milliseconds(1))
+    #expect(expiries.states == [state], sourceLocation: sourceLocation)
+  }
+
   /// One request every second for 100 seconds, each answered in 10 ms: the timer set for an
   /// earlier deadline keeps firing early and moving on, and nothing expires.
   func serveQuickRequests(_ deadlines: ConnectionDeadlines, _ loop: EmbeddedEventLoop) {
@@ -38,19 +49,13 @@ struct ConnectionDeadlineTests {
     #expect(expiries.states.isEmpty)
     loop.advanceTime(by: .seconds(1))
     deadlines.bytesArrived(on: loop)  // the first byte of a request that never completes
-    loop.advanceTime(by: .milliseconds(9_999))
-    #expect(expiries.states.isEmpty)
-    loop.advanceTime(by: .milliseconds(1))
-    #expect(expiries.states == [.receiving])
+    expectExpiry(of: .receiving, after: .seconds(10), on: loop, expiries)
   }
 
   @Test func anIdleConnectionExpiresAtTheIdleTimeoutAfterItsLastResponse() {
     let (deadlines, loop, expiries) = opened()
     serveQuickRequests(deadlines, loop)
-    loop.advanceTime(by: .milliseconds(59_999))
-    #expect(expiries.states.isEmpty)
-    loop.advanceTime(by: .milliseconds(1))
-    #expect(expiries.states == [.idle])
+    expectExpiry(of: .idle, after: .seconds(60), on: loop, expiries)
   }
 
   @Test func theAppsOwnTimeRunsNoDeadline() {
@@ -72,10 +77,7 @@ struct ConnectionDeadlineTests {
     deadlines.bytesArrived(on: loop)  // the next request's bytes, while busy
     loop.advanceTime(by: .seconds(30))
     deadlines.responseSent(on: loop)
-    loop.advanceTime(by: .milliseconds(9_999))
-    #expect(expiries.states.isEmpty)
-    loop.advanceTime(by: .milliseconds(1))
-    #expect(expiries.states == [.receiving])
+    expectExpiry(of: .receiving, after: .seconds(10), on: loop, expiries)
   }
 
   @Test func requestsPipelinedWholeWaitForTheAppWithNoDeadline() {
@@ -92,10 +94,7 @@ struct ConnectionDeadlineTests {
     loop.advanceTime(by: .seconds(300))
     #expect(expiries.states.isEmpty)
     deadlines.responseSent(on: loop)
-    loop.advanceTime(by: .milliseconds(59_999))
-    #expect(expiries.states.isEmpty)
-    loop.advanceTime(by: .milliseconds(1))
-    #expect(expiries.states == [.idle])
+    expectExpiry(of: .idle, after: .seconds(60), on: loop, expiries)
   }
 
   @Test func aRequestWhoseHeadArrivedWhileBusyGetsTheRequestDeadline() {
@@ -106,10 +105,7 @@ struct ConnectionDeadlineTests {
     deadlines.requestStarted()  // the next request's head, in the same read; its body is late
     loop.advanceTime(by: .seconds(30))
     deadlines.responseSent(on: loop)
-    loop.advanceTime(by: .milliseconds(9_999))
-    #expect(expiries.states.isEmpty)
-    loop.advanceTime(by: .milliseconds(1))
-    #expect(expiries.states == [.receiving])
+    expectExpiry(of: .receiving, after: .seconds(10), on: loop, expiries)
   }
 
   @Test func aClosedConnectionNeverExpires() {
