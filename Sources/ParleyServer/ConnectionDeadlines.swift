@@ -1,7 +1,9 @@
 import NIOCore
 
-/// Shared by the two handlers that enforce a connection's deadlines. Lives on the channel's event
-/// loop and is only touched there.
+/// Where a connection is between its requests and their answers, and the deadline that follows
+/// from it. Kept by the two handlers that enforce the deadlines, `DeadlineHandler` (raw bytes) and
+/// `RequestLifecycleHandler` (requests and responses); `ProtocolErrorHandler` reads
+/// ``unanswered``. Lives on the channel's event loop and is only touched there.
 final class ConnectionDeadlines {
   enum State {
     /// Waiting for the first byte of the next request.
@@ -16,10 +18,9 @@ final class ConnectionDeadlines {
   let requestTimeout: TimeAmount
   let idleTimeout: TimeAmount
   var state: State = .idle
-  /// Bytes of a following (pipelined) request arrived while busy.
-  var pendingBytes = false
-  /// A request's head arrived, its end not yet.
-  var partialRequest = false
+  /// Part of a next request arrived, not the whole of it: bytes while busy, or its head. Once
+  /// the requests before it are answered, its request deadline runs.
+  var nextRequestStarted = false
   /// Whole requests that arrived and have not been answered yet: a client may pipeline several
   /// (they queue in the connection's async channel, answered in order).
   var unanswered = 0
@@ -72,23 +73,22 @@ final class ConnectionDeadlines {
     case .receiving:
       break
     case .busy:
-      pendingBytes = true
+      nextRequestStarted = true
     }
   }
 
   /// A request's head arrived.
   func requestStarted() {
-    partialRequest = true
+    nextRequestStarted = true
   }
 
   /// A request's end arrived: it is whole, and the app's to answer.
   ///
-  /// This forgets the bytes seen while busy, which were this request's. Bytes of a next request
+  /// This forgets the bytes seen before it, which were this request's. Bytes of a next request
   /// that came in the same read as this one's end are forgotten with them: that request, should
   /// it stall before its head is whole, then gets the idle deadline rather than the request's.
   func requestReceived() {
-    partialRequest = false
-    pendingBytes = false
+    nextRequestStarted = false
     unanswered += 1
     state = .busy
     deadline = nil
@@ -99,8 +99,8 @@ final class ConnectionDeadlines {
     unanswered = max(0, unanswered - 1)
     // Requests that arrived whole while the app answered this one: the app's time still.
     guard unanswered == 0 else { return }
-    if pendingBytes || partialRequest {
-      pendingBytes = false
+    if nextRequestStarted {
+      nextRequestStarted = false
       state = .receiving
       arm(requestTimeout, on: loop)
     } else {

@@ -26,12 +26,11 @@ final class RequestLifecycleHandler: ChannelDuplexHandler {
   }
 
   func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-    let isEnd: Bool
-    if case .end = unwrapOutboundIn(data) { isEnd = true } else { isEnd = false }
-    context.write(data, promise: promise)
-    if isEnd {
+    // Counted before the end goes on: `ProtocolErrorHandler`, further on, reads the count.
+    if case .end = unwrapOutboundIn(data) {
       deadlines.responseSent(on: context.eventLoop)
     }
+    context.write(data, promise: promise)
   }
 }
 
@@ -46,15 +45,14 @@ final class ProtocolErrorHandler: ChannelDuplexHandler, RemovableChannelHandler 
   typealias OutboundIn = HTTPServerResponsePart
   typealias OutboundOut = HTTPServerResponsePart
 
+  /// Kept by the deadline handlers: here, how many whole requests are not answered yet.
+  let deadlines: ConnectionDeadlines
   private var responseInProgress = false
-  /// Whole requests passed on whose responses have not ended.
-  private var unanswered = 0
   /// The parser's error, held until the requests before it are answered.
   private var heldError: HTTPParserError?
 
-  func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-    if case .end = unwrapInboundIn(data) { unanswered += 1 }
-    context.fireChannelRead(data)
+  init(deadlines: ConnectionDeadlines) {
+    self.deadlines = deadlines
   }
 
   func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -62,7 +60,7 @@ final class ProtocolErrorHandler: ChannelDuplexHandler, RemovableChannelHandler 
       context.fireErrorCaught(error)
       return
     }
-    if unanswered > 0 || responseInProgress {
+    if deadlines.unanswered > 0 || responseInProgress {
       // The parser stops at its first error: there is no second one to hold.
       heldError = heldError ?? parserError
       return
@@ -76,12 +74,11 @@ final class ProtocolErrorHandler: ChannelDuplexHandler, RemovableChannelHandler 
     case .head(let head) where head.status.code >= 200: responseInProgress = true
     case .end:
       responseInProgress = false
-      unanswered = max(0, unanswered - 1)
       ended = true
     default: break
     }
     context.write(data, promise: promise)
-    if ended, unanswered == 0, let error = heldError {
+    if ended, deadlines.unanswered == 0, let error = heldError {
       heldError = nil
       refuse(context: context, error)
     }

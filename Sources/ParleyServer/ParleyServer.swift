@@ -78,7 +78,7 @@ public struct ParleyServer: Service {
     try sync.configureHTTPServerPipeline(
       withPipeliningAssistance: false, withErrorHandling: false,
       withEncoderConfiguration: .init(), withDecoderLimitConfiguration: limits)
-    try sync.addHandler(ProtocolErrorHandler())
+    try sync.addHandler(ProtocolErrorHandler(deadlines: deadlines))
     try sync.addHandler(HTTP1ToHTTPServerCodec(secure: false))
     try sync.addHandler(RequestLifecycleHandler(deadlines: deadlines))
   }
