@@ -59,13 +59,15 @@ struct ServerTests {
 
   /// An app slower than the idle timeout, answering requests that all arrived at once: the
   /// requests waiting behind the first are the server's time, not an idle connection's.
+  /// (Timeouts of a second, not less: on a loaded machine the idle deadline of the new
+  /// connection could pass before the test's own bytes reach it.)
   @Test func pipelinedRequestsBehindASlowAppRunNoIdleDeadline() async throws {
     let app = ParleyApplication { turn in
-      try await Task.sleep(for: .milliseconds(300))
+      try await Task.sleep(for: .milliseconds(1_300))
       return .message("slow \(turn.message.body)")
     }
     let configuration = ParleyServer.Configuration(
-      requestTimeout: .milliseconds(200), idleTimeout: .milliseconds(200))
+      requestTimeout: .seconds(1), idleTimeout: .seconds(1))
     try await withServer(app, configuration: configuration) { port, _ in
       try await RawConnection.open(port: port) { connection in
         let requests = (0..<3).map { webhookRequest(body: "From=1&To=2&Body=s\($0)") }.joined()
