@@ -158,7 +158,8 @@ enum SessionRow {
   /// The session of one conversation.
   static let selectSQL = "SELECT \(columns) FROM parley_session WHERE conversation_key = ?"
 
-  /// Reads the session of `key`, if any (the turn's snapshot and ``SQLiteConversationStore/session(for:)``).
+  /// Reads the session of `key`, if any: for the turn's snapshot and for
+  /// ``SQLiteConversationStore/session(for:)``.
   static func read(_ key: ConversationKey, in db: Database) throws -> SessionRecord? {
     try db.firstRow(selectSQL, [.text(key.rawValue)], record)
   }

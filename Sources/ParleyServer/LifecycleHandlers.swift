@@ -61,7 +61,7 @@ final class ProtocolErrorHandler: ChannelDuplexHandler, RemovableChannelHandler 
       return
     }
     if deadlines.unanswered > 0 || responseInProgress {
-      // The parser stops at its first error: there is no second one to hold.
+      // The first error is the one answered (the parser stops at it).
       heldError = heldError ?? parserError
       return
     }
@@ -69,16 +69,14 @@ final class ProtocolErrorHandler: ChannelDuplexHandler, RemovableChannelHandler 
   }
 
   func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-    var ended = false
-    switch unwrapOutboundIn(data) {
+    let part = unwrapOutboundIn(data)
+    switch part {
     case .head(let head) where head.status.code >= 200: responseInProgress = true
-    case .end:
-      responseInProgress = false
-      ended = true
+    case .end: responseInProgress = false
     default: break
     }
     context.write(data, promise: promise)
-    if ended, deadlines.unanswered == 0, let error = heldError {
+    if case .end = part, deadlines.unanswered == 0, let error = heldError {
       heldError = nil
       refuse(context: context, error)
     }
