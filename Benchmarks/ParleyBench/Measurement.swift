@@ -79,6 +79,18 @@ enum ProcessTree {
   }
 }
 
+/// Runs `command` (its first element the program's path) to its end.
+func runCommand(_ command: [String]) throws {
+  let process = Process()
+  process.executableURL = URL(fileURLWithPath: command[0])
+  process.arguments = Array(command.dropFirst())
+  try process.run()
+  process.waitUntilExit()
+  guard process.terminationStatus == 0 else {
+    throw BenchError("\(command.joined(separator: " ")) exited with \(process.terminationStatus)")
+  }
+}
+
 /// Waits until something accepts TCP connections on 127.0.0.1:`port`.
 func waitForPort(_ port: Int, timeout: Duration = .seconds(60)) throws {
   let deadline = ContinuousClock.now + timeout

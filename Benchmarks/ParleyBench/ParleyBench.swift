@@ -103,20 +103,17 @@ extension ParleyBench {
         return kind
       }
       let seedFile = "\(workDirectory)/stored-\(stored).sqlite"
+      // The compared build seeds its own copy: an older build may not open a newer schema, and a
+      // seed it migrated would start the newer build with the whole table in its write-ahead log.
+      let comparedSeedFile = seedFile + "-compared-seed"
       if kinds.contains(.stored) || kinds.contains(.storedNormal) || soak > 0 {
-        // The seeded sessions are live for 4 hours from their seeding, as a real store's are
-        // from their last message. An older seed would measure a store of expired sessions that
-        // the sweeper deletes during the run: it is made again.
-        let age = try Workload.seedAge(path: seedFile)
-        if age.map({ $0 > Workload.seedLifetime }) ?? true {
-          if let age {
-            print("the seed's sessions were stored \(Int(age / 60)) minutes ago: storing anew")
-            try FileManager.default.removeItem(atPath: seedFile)
+        try Workload.ensureSeed(at: seedFile) { path in
+          try Workload.seed(count: stored, path: path)
+        }
+        if let compareBinary {
+          try Workload.ensureSeed(at: comparedSeedFile) { path in
+            try runCommand([compareBinary, "seed", "--count", "\(stored)", "--database", path])
           }
-          print("storing \(stored) conversations in \(seedFile)…")
-          try? FileManager.default.removeItem(atPath: seedFile + ".tmp")
-          try Workload.seed(count: stored, path: seedFile + ".tmp")
-          try FileManager.default.moveItem(atPath: seedFile + ".tmp", toPath: seedFile)
         }
       }
       var benchRows = kinds.map { row($0, seedFile: seedFile) }
@@ -127,7 +124,11 @@ extension ParleyBench {
         ) { twin in
           twin.command[0] = compareBinary
           for index in twin.freshFiles.indices { twin.freshFiles[index] += "-compared" }
-          if let copy = twin.copy { twin.copy = (copy.from, copy.to + "-compared") }
+          if let copy = twin.copy {
+            twin.copy = (
+              copy.from == seedFile ? comparedSeedFile : copy.from, copy.to + "-compared"
+            )
+          }
           if let database = twin.command.firstIndex(of: "--database") {
             twin.command[database + 1] += "-compared"
           }

@@ -80,6 +80,27 @@ enum Workload {
     return newest.map { Date().timeIntervalSince1970 - TimeInterval($0) / 1000 }
   }
 
+  /// Makes the seed at `path` with `make` (given a scratch path, moved into place when done) if
+  /// there is none, or if its sessions are older than ``seedLifetime``.
+  ///
+  /// The seeded sessions are live for 4 hours from their seeding, as a real store's are from
+  /// their last message. An older seed would measure a store of expired sessions that the
+  /// sweeper deletes during the run: it is made again.
+  static func ensureSeed(at path: String, make: (String) throws -> Void) throws {
+    let age = try seedAge(path: path)
+    guard age.map({ $0 > seedLifetime }) ?? true else { return }
+    if let age {
+      print("the seed's sessions were stored \(Int(age / 60)) minutes ago: storing anew")
+      try FileManager.default.removeItem(atPath: path)
+    }
+    print("storing conversations in \(path)…")
+    for suffix in ["", "-wal", "-shm"] {
+      try? FileManager.default.removeItem(atPath: path + ".tmp" + suffix)
+    }
+    try make(path + ".tmp")
+    try FileManager.default.moveItem(atPath: path + ".tmp", toPath: path)
+  }
+
   /// Stores `count` conversations (a survey session each, plus the dedupe record of its last
   /// message) in the SQLite database at `path`, as the survey leaves them after its first turn.
   static func seed(count: Int, path: String) throws {
@@ -88,6 +109,7 @@ enum Workload {
     encoder.outputFormatting = [.sortedKeys]
     let state = Array(try encoder.encode(DialogSession<SurveyAnswers>()))
     let now = Int64(Date().timeIntervalSince1970 * 1000)
+    let expiresAt = now + 4 * 3_600_000
     let reply =
       #"<?xml version="1.0" encoding="UTF-8"?><Response><Message>Hi! This is the Parley survey: 4 quick questions. Reply STOP to opt out, BACK to go back.</Message><Message>What's your first name?</Message></Response>"#
     try database.pool.write { db in
@@ -95,10 +117,12 @@ enum Workload {
         sql: """
           WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ? - 1)
           INSERT INTO parley_session
-            (conversation_key, session_id, generation, data, created_at, updated_at, expires_at)
-          SELECT printf('+1555%07d|%s', i, ?), lower(hex(randomblob(16))), 1, ?, ?, ?, ? FROM n
+            (conversation_key, session_id, generation, data, created_at, updated_at, expires_at,
+             expiry_bucket)
+          SELECT printf('+1555%07d|%s', i, ?), lower(hex(randomblob(16))), 1, ?, ?, ?, ?, ?
+          FROM n
           """,
-        arguments: [count, to, Data(state), now, now, now + 4 * 3_600_000])
+        arguments: [count, to, Data(state), now, now, expiresAt, expiresAt / 600_000])
       try db.execute(
         sql: """
           WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ? - 1)
