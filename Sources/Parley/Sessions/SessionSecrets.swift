@@ -91,26 +91,37 @@ enum Base64URL {
   /// Unpadded base64url (RFC 4648 §5), written directly: every turn signs a cookie with it.
   static func encode(_ bytes: some Sequence<UInt8>) -> String {
     let input = Array(bytes)
-    var output: [UInt8] = []
-    output.reserveCapacity((input.count * 4 + 2) / 3)
-    var index = 0
-    while index + 3 <= input.count {
-      let chunk =
-        UInt32(input[index]) << 16 | UInt32(input[index + 1]) << 8 | UInt32(input[index + 2])
-      output += [18, 12, 6, 0].map { alphabet[Int((chunk >> $0) & 63)] }
-      index += 3
+    return String(unsafeUninitializedCapacity: (input.count * 4 + 2) / 3) { output in
+      var written = 0
+      func put(_ chunk: UInt32, _ shift: UInt32) {
+        output[written] = alphabet[Int((chunk >> shift) & 63)]
+        written += 1
+      }
+      var index = 0
+      while index + 3 <= input.count {
+        let chunk =
+          UInt32(input[index]) << 16 | UInt32(input[index + 1]) << 8 | UInt32(input[index + 2])
+        put(chunk, 18)
+        put(chunk, 12)
+        put(chunk, 6)
+        put(chunk, 0)
+        index += 3
+      }
+      switch input.count - index {
+      case 1:
+        let chunk = UInt32(input[index]) << 16
+        put(chunk, 18)
+        put(chunk, 12)
+      case 2:
+        let chunk = UInt32(input[index]) << 16 | UInt32(input[index + 1]) << 8
+        put(chunk, 18)
+        put(chunk, 12)
+        put(chunk, 6)
+      default:
+        break
+      }
+      return written
     }
-    switch input.count - index {
-    case 1:
-      let chunk = UInt32(input[index]) << 16
-      output += [18, 12].map { alphabet[Int((chunk >> $0) & 63)] }
-    case 2:
-      let chunk = UInt32(input[index]) << 16 | UInt32(input[index + 1]) << 8
-      output += [18, 12, 6].map { alphabet[Int((chunk >> $0) & 63)] }
-    default:
-      break
-    }
-    return String(decoding: output, as: UTF8.self)
   }
 
   /// The bytes of unpadded base64url text, or nil when it is not valid.
