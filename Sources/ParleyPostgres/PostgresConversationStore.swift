@@ -143,10 +143,11 @@ public struct PostgresConversationStore: ConversationStore {
       changed = try await connection.checkedQuery(
         """
         INSERT INTO parley_session
-          (conversation_key, session_id, generation, data, created_at, updated_at, expires_at)
+          (conversation_key, session_id, generation, data, created_at, updated_at, expires_at,
+           expiry_bucket)
         VALUES (\(record.key.rawValue), \(record.id), \(record.generation), \(ByteBuffer(bytes: record.data)),
           \(record.createdAt.millisecondsSince1970), \(record.updatedAt.millisecondsSince1970),
-          \(record.expiresAt.millisecondsSince1970))
+          \(record.expiresAt.millisecondsSince1970), \(SessionExpiryBucket.of(record.expiresAt)))
         ON CONFLICT (conversation_key) DO NOTHING RETURNING 1
         """, logger: logger
       ).count
@@ -155,7 +156,8 @@ public struct PostgresConversationStore: ConversationStore {
         """
         UPDATE parley_session SET session_id = \(record.id), generation = \(record.generation),
           data = \(ByteBuffer(bytes: record.data)), created_at = \(record.createdAt.millisecondsSince1970),
-          updated_at = \(record.updatedAt.millisecondsSince1970), expires_at = \(record.expiresAt.millisecondsSince1970)
+          updated_at = \(record.updatedAt.millisecondsSince1970), expires_at = \(record.expiresAt.millisecondsSince1970),
+          expiry_bucket = \(SessionExpiryBucket.of(record.expiresAt))
         WHERE conversation_key = \(record.key.rawValue) AND session_id = \(expected.id)
           AND generation = \(expected.generation)
         RETURNING 1
@@ -165,7 +167,7 @@ public struct PostgresConversationStore: ConversationStore {
       changed = try await connection.checkedQuery(
         """
         UPDATE parley_session SET updated_at = \(updatedAt.millisecondsSince1970),
-          expires_at = \(expiresAt.millisecondsSince1970)
+          expires_at = \(expiresAt.millisecondsSince1970), expiry_bucket = \(SessionExpiryBucket.of(expiresAt))
         WHERE conversation_key = \(key.rawValue) AND session_id = \(expected.id) AND generation = \(expected.generation)
         RETURNING 1
         """, logger: logger
@@ -182,6 +184,12 @@ public struct PostgresConversationStore: ConversationStore {
     if changed != 1 { throw ConversationStoreError(.conflict, "session changed since it was read") }
   }
 
+  /// Deletes up to `limit` expired sessions and dedupe records, oldest first, through indexes.
+  ///
+  /// Sessions are found by the ten minutes their expiry falls in (``SessionExpiryBucket``), so a
+  /// session is deleted by the first sweep after those ten minutes have passed: at most ten
+  /// minutes after it expired. Until then it is never resumed: a turn treats a session past its
+  /// `expiresAt` as gone, whether or not it was swept.
   public func sweep(now: WallInstant, limit: Int) async throws -> SweepResult {
     let cutoff = now.millisecondsSince1970
     let batch = Int64(limit)
@@ -190,8 +198,8 @@ public struct PostgresConversationStore: ConversationStore {
       let sessions = try await connection.checkedQuery(
         """
         DELETE FROM parley_session WHERE conversation_key IN (
-          SELECT conversation_key FROM parley_session WHERE expires_at <= \(cutoff)
-          ORDER BY expires_at LIMIT \(batch) FOR UPDATE SKIP LOCKED)
+          SELECT conversation_key FROM parley_session WHERE expiry_bucket < \(SessionExpiryBucket.of(now))
+          ORDER BY expiry_bucket LIMIT \(batch) FOR UPDATE SKIP LOCKED)
         RETURNING 1
         """, logger: logger
       ).count

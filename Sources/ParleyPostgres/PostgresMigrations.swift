@@ -90,6 +90,26 @@ enum PostgresMigrations {
           "CREATE INDEX parley_opt_out_subscriber ON parley_opt_out (subscriber)",
         ]
       ),
+      (
+        // Every turn slides its session's expiry. With `expires_at` indexed, no such update could
+        // be a heap-only (HOT) update: each wrote a new entry into both of the table's indexes.
+        // The bucket (`SessionExpiryBucket`) changes only when the expiry moves into a later ten
+        // minutes, and the free tenth of each page leaves room for the new row version beside
+        // the old one.
+        "v3 sessions found for sweeping by ten-minute expiry buckets",
+        [
+          "ALTER TABLE parley_session ADD COLUMN expiry_bucket BIGINT",
+          "UPDATE parley_session SET expiry_bucket = expires_at / 600000",
+          """
+          ALTER TABLE parley_session ALTER COLUMN expiry_bucket SET NOT NULL,
+            ADD CONSTRAINT parley_session_expiry_bucket_check
+              CHECK (expiry_bucket = expires_at / 600000)
+          """,
+          "DROP INDEX parley_session_expiry",
+          "CREATE INDEX parley_session_expiry_bucket ON parley_session (expiry_bucket)",
+          "ALTER TABLE parley_session SET (fillfactor = 90)",
+        ]
+      ),
     ]
   }
 

@@ -153,20 +153,16 @@ enum SessionRow {
   static let columns =
     "conversation_key, session_id, generation, data, created_at, updated_at, expires_at"
 
-  /// The width of the `expiry_bucket` column's buckets: ten minutes, as the schema's CHECK
-  /// (`expiry_bucket = expires_at / 600000`) says.
+  /// The bucket of an expiry (``SessionExpiryBucket``), which the `expiry_bucket` column holds,
+  /// as the schema's CHECK (`expiry_bucket = expires_at / 600000`) requires.
   ///
-  /// The sweep finds sessions through an index on the bucket, not on `expires_at` itself, because
-  /// every turn slides its session's expiry: indexed, each slide moved the session's index entry
-  /// from a random page to the last one, two more pages in the write-ahead log per turn (4.65
+  /// Indexed on `expires_at`, each slide of a session's expiry moved the session's index entry
+  /// from a random page to the last one: two more pages in the write-ahead log per turn (4.65
   /// against 3.24 log frames per turn in a model of the turn's writes with 300,000 sessions). A
-  /// turn's write changes the bucket, and so the index, only when the expiry moves into a later
-  /// bucket: for a conversation whose messages come minutes apart, rarely.
-  static let expiryBucketMilliseconds: Int64 = 600_000
-
-  /// The bucket of an expiry.
+  /// turn's update leaves the bucket, and so its index, alone unless the expiry moves into a
+  /// later bucket (``SQLiteTurnWrites/SessionStatement/slide(sql:movingBucket:arguments:)``).
   static func expiryBucket(_ expiresAt: WallInstant) -> Int64 {
-    expiresAt.millisecondsSince1970 / expiryBucketMilliseconds
+    SessionExpiryBucket.of(expiresAt)
   }
 
   /// Deletes up to `?2` sessions whose expiry bucket ended before the bucket `?1` began, oldest

@@ -155,7 +155,7 @@ public struct SQLiteDatabase: Sendable {
       // Every turn slides its session's expiry. With an index on `expires_at`, that moved the
       // session's entry from a random page of the index to its last page: two more pages in the
       // log per turn, one of them random. Sessions are now found for sweeping by the ten minutes
-      // their expiry falls in (`SessionRow.expiryBucketMilliseconds`), which a turn leaves alone
+      // their expiry falls in (`SessionExpiryBucket`), which a turn leaves alone
       // unless it moves the expiry into a later bucket; the CHECK keeps the two columns in step.
       try db.execute(
         sql: """

@@ -286,7 +286,7 @@ struct SQLiteStoreTests {
     for index in 0..<25 { _ = await client.send("hi", from: "+1617555\(1000 + index)", to: number) }
     clock.advance(by: .seconds(3 * 3600))
     _ = await client.send("hi", from: alice, to: number)
-    // Past the ten minutes the 25 sessions' expiry fell in (`SessionRow.expiryBucketMilliseconds`).
+    // Past the ten minutes the 25 sessions' expiry fell in (`SessionExpiryBucket`).
     clock.advance(by: .seconds(3600 + 600))
     let sweeper = ConversationSweeper(
       store: store, clock: clock, batchSize: 10, logger: Logger(label: "sweep"))

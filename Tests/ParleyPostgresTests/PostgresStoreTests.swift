@@ -1,10 +1,11 @@
 import Foundation
 import Logging
 import Parley
-import ParleyPostgres
 import ParleyTesting
 import PostgresNIO
 import Testing
+
+@testable import ParleyPostgres
 
 /// Every PostgreSQL test, one at a time: one of them stops the server.
 @Suite(
@@ -36,7 +37,10 @@ extension PostgresTests {
           names.append(name)
         }
         #expect(
-          names == ["v1 sessions and processed messages", "v2 opt-outs and their audit trail"])
+          names == [
+            "v1 sessions and processed messages", "v2 opt-outs and their audit trail",
+            "v3 sessions found for sweeping by ten-minute expiry buckets",
+          ])
       }
     }
 
@@ -52,6 +56,89 @@ extension PostgresTests {
         await #expect(throws: PostgresStoreError.self) { try await store.prepare() }
         try? await store.prepare(allowUnsafeDurability: true)
         group.cancelAll()
+      }
+    }
+
+    /// A database the first two migrations left, with sessions in it, moves to expiry buckets and
+    /// keeps what it holds.
+    @Test func sessionsGetTheirExpiryBucketsInTheMoveToBuckets() async throws {
+      let url = try PostgresTestEnvironment.freshDatabase()
+      let now = WallInstant(millisecondsSince1970: 1_700_000_000_000)
+      let expiries = [now.millisecondsSince1970 - 1, now.millisecondsSince1970 + 14_400_000]
+      var statements = [
+        "CREATE TABLE parley_migrations (name TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+      ]
+      for migration in PostgresMigrations.all.prefix(2) {
+        statements +=
+          migration.sql + ["INSERT INTO parley_migrations (name) VALUES ('\(migration.name)')"]
+      }
+      for (index, expiry) in expiries.enumerated() {
+        statements.append(
+          """
+          INSERT INTO parley_session
+            (conversation_key, session_id, generation, data, created_at, updated_at, expires_at)
+          VALUES ('key\(index)', 'id', 3, '\\x7b7d', 1, 2, \(expiry))
+          """)
+      }
+      for statement in statements { try PostgresTestEnvironment.psql(url, statement) }
+
+      try await withPostgresStore(url: url) { store in
+        let live = try #require(try await store.session(for: ConversationKey(rawValue: "key1")))
+        #expect(live.generation == 3 && live.data == Array("{}".utf8))
+        #expect(live.expiresAt.millisecondsSince1970 == expiries[1])
+        // The expired one is swept once its ten minutes have passed; the live one is kept.
+        #expect(
+          try await store.sweep(now: now.advanced(by: .seconds(600)), limit: 10).sessions == 1)
+        let later = now.advanced(by: .seconds(3600))
+        try await store.commit(
+          TurnWrites(
+            key: live.key, now: later,
+            session: .touch(
+              key: live.key, expected: live.version, updatedAt: later,
+              expiresAt: later.advanced(by: .seconds(4 * 3600)))))
+        #expect(
+          try await store.session(for: live.key)?.expiresAt
+            == later.advanced(by: .seconds(4 * 3600)))
+      }
+    }
+
+    /// A turn that slides its session's expiry within the ten minutes of its bucket changes no
+    /// indexed column, so PostgreSQL updates the row in its page (HOT) and writes no index entry.
+    /// With `expires_at` indexed no slide could be: every one wrote into both indexes.
+    @Test func slidingAnExpiryWithinItsBucketIsAHeapOnlyUpdate() async throws {
+      try await withPostgresStore { store in
+        let start = WallInstant(millisecondsSince1970: 1_800_000_000_000)  // a bucket starts here
+        let key = ConversationKey(rawValue: "+1|slide")
+        let record = SessionRecord(
+          key: key, id: "s", generation: 1, data: Array("{}".utf8), createdAt: start,
+          updatedAt: start, expiresAt: start.advanced(by: .seconds(4 * 3600)))
+        try await store.commit(
+          TurnWrites(key: key, now: start, session: .save(record, expected: nil)))
+        // 20 slides within the bucket, then one into the next.
+        for seconds in Array(stride(from: 10, through: 200, by: 10)) + [600] {
+          let now = start.advanced(by: .seconds(seconds))
+          try await store.commit(
+            TurnWrites(
+              key: key, now: now,
+              session: .touch(
+                key: key, expected: record.version, updatedAt: now,
+                expiresAt: now.advanced(by: .seconds(4 * 3600)))))
+        }
+        #expect(
+          try await store.session(for: key)?.expiresAt
+            == start.advanced(by: .seconds(600 + 4 * 3600)))
+        // The statistics reach the view once the store's connections have flushed them.
+        var counts: (updates: Int, heapOnly: Int) = (0, 0)
+        for _ in 0..<300 {
+          let rows = try await store.client.query(
+            "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = 'parley_session'"
+          ).decode((Int, Int).self)
+          for try await row in rows { counts = (row.0, row.1) }
+          if counts.updates >= 21 { break }
+          try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(counts.updates == 21)
+        #expect(counts.heapOnly == 20)
       }
     }
 
