@@ -7,8 +7,7 @@ public import Parley
 /// in its own savepoint; with ``SQLiteDurability/full`` the transaction is fsync'd before any of
 /// their ``commit(_:)`` calls returns. Likewise the snapshots asked for while the writer is busy
 /// are read together, in one read transaction on the writer's connection. Expired rows are found
-/// through indexes: dedupe records by their expiry, sessions by the ten minutes their expiry falls
-/// in (``sweep(now:limit:)``).
+/// through an index on `expires_at`.
 ///
 /// A turn's own queries and writes go straight through SQLite's C interface, and each value read
 /// must have the type Parley wrote: a row damaged or written by another tool with a value of
@@ -104,20 +103,23 @@ public struct SQLiteConversationStore: ConversationStore {
     }
   }
 
-  /// Deletes up to `limit` expired sessions and dedupe records, oldest first, through indexes.
-  ///
-  /// Sessions are found by the ten minutes their expiry falls in (see ``SessionRow``), so a
-  /// session is deleted by the first sweep after those ten minutes have passed: at most ten
-  /// minutes after it expired. Until then it is never resumed: a turn treats a session past its
-  /// `expiresAt` as gone, whether or not it was swept.
   public func sweep(now: WallInstant, limit: Int) async throws -> SweepResult {
     try await database.pool.write { db in
-      let limit = Int64(limit)
-      let sessions = try db.run(
-        SessionRow.sweepSQL, [.integer(SessionRow.expiryBucket(now)), .integer(limit)])
-      let dedupeRecords = try db.run(
-        ProcessedMessageRow.sweepSQL, [.integer(now.millisecondsSince1970), .integer(limit)])
-      return SweepResult(sessions: sessions, dedupeRecords: dedupeRecords)
+      let cutoff = now.millisecondsSince1970
+      try db.execute(
+        sql: """
+          DELETE FROM parley_session WHERE conversation_key IN (
+            SELECT conversation_key FROM parley_session WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)
+          """,
+        arguments: [cutoff, limit])
+      let sessions = db.changesCount
+      try db.execute(
+        sql: """
+          DELETE FROM parley_processed_message WHERE sequence IN (
+            SELECT sequence FROM parley_processed_message WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)
+          """,
+        arguments: [cutoff, limit])
+      return SweepResult(sessions: sessions, dedupeRecords: db.changesCount)
     }
   }
 
@@ -153,26 +155,6 @@ enum SessionRow {
   static let columns =
     "conversation_key, session_id, generation, data, created_at, updated_at, expires_at"
 
-  /// The bucket of an expiry (``SessionExpiryBucket``), which the `expiry_bucket` column holds,
-  /// as the schema's CHECK (`expiry_bucket = expires_at / 600000`) requires.
-  ///
-  /// Indexed on `expires_at`, each slide of a session's expiry moved the session's index entry
-  /// from a random page to the last one: two more pages in the write-ahead log per turn (4.65
-  /// against 3.24 log frames per turn in a model of the turn's writes with 300,000 sessions). A
-  /// turn's update leaves the bucket, and so its index, alone unless the expiry moves into a
-  /// later bucket (``SQLiteTurnWrites/SessionStatement/slide(sql:movingBucket:arguments:)``).
-  static func expiryBucket(_ expiresAt: WallInstant) -> Int64 {
-    SessionExpiryBucket.of(expiresAt)
-  }
-
-  /// Deletes up to `?2` sessions whose expiry bucket ended before the bucket `?1` began, oldest
-  /// bucket first. Every one of them has expired: its `expires_at` is before the start of `?1`.
-  static let sweepSQL = """
-    DELETE FROM parley_session WHERE conversation_key IN (
-      SELECT conversation_key FROM parley_session WHERE expiry_bucket < ?1
-      ORDER BY expiry_bucket LIMIT ?2)
-    """
-
   /// The session of one conversation.
   static let selectSQL = "SELECT \(columns) FROM parley_session WHERE conversation_key = ?"
 
@@ -206,13 +188,6 @@ enum SessionRow {
 /// A row of `parley_processed_message`: a handled MessageSid and the reply it got (written, as
 /// `SessionRow`, through ``SQLiteTurnWrites``).
 enum ProcessedMessageRow {
-  /// Deletes up to `?2` records expired by `?1`, soonest expired first.
-  static let sweepSQL = """
-    DELETE FROM parley_processed_message WHERE sequence IN (
-      SELECT sequence FROM parley_processed_message WHERE expires_at <= ?1
-      ORDER BY expires_at LIMIT ?2)
-    """
-
   /// The reply stored for a MessageSid whose record has not expired by a time: the columns in the
   /// order ``reply(_:)`` reads.
   static let selectReplySQL = """

@@ -150,36 +150,6 @@ public struct SQLiteDatabase: Sendable {
           CREATE INDEX parley_processed_message_expiry ON parley_processed_message (expires_at);
           """)
     }
-    migrator.registerMigration("v4 sessions found for sweeping by ten-minute expiry buckets") {
-      db in
-      // Every turn slides its session's expiry. With an index on `expires_at`, that moved the
-      // session's entry from a random page of the index to its last page: two more pages in the
-      // log per turn, one of them random. Sessions are now found for sweeping by the ten minutes
-      // their expiry falls in (`SessionExpiryBucket`), which a turn leaves alone
-      // unless it moves the expiry into a later bucket; the CHECK keeps the two columns in step.
-      try db.execute(
-        sql: """
-          CREATE TABLE parley_session_v4 (
-            conversation_key TEXT PRIMARY KEY NOT NULL,
-            session_id TEXT NOT NULL CHECK (length(session_id) > 0),
-            generation INTEGER NOT NULL CHECK (generation >= 0),
-            data BLOB NOT NULL,
-            created_at INTEGER NOT NULL,
-            updated_at INTEGER NOT NULL CHECK (updated_at >= created_at),
-            expires_at INTEGER NOT NULL,
-            expiry_bucket INTEGER NOT NULL CHECK (expiry_bucket = expires_at / 600000)
-          ) WITHOUT ROWID;
-          INSERT INTO parley_session_v4
-            (conversation_key, session_id, generation, data, created_at, updated_at, expires_at,
-             expiry_bucket)
-          SELECT conversation_key, session_id, generation, data, created_at, updated_at, expires_at,
-            expires_at / 600000
-          FROM parley_session;
-          DROP TABLE parley_session;
-          ALTER TABLE parley_session_v4 RENAME TO parley_session;
-          CREATE INDEX parley_session_expiry_bucket ON parley_session (expiry_bucket);
-          """)
-    }
     return migrator
   }
 }

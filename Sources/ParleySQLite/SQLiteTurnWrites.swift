@@ -10,46 +10,24 @@ struct SQLiteTurnWrites: Sendable {
   enum SessionStatement: Sendable {
     /// Inserts a new session (``SQLiteTurnWrites/insertSessionSQL``).
     case insert([SQLiteArgument])
-    /// Updates or touches the session read before the turn. `sql` changes the row only if its
-    /// expiry bucket is already the new expiry's, and leaves the bucket's index alone;
-    /// `movingBucket`, run when `sql` changed nothing, also moves the bucket. Both name the
-    /// version read, and one of them must change exactly one row.
-    case slide(sql: String, movingBucket: String, arguments: [SQLiteArgument])
-    /// Deletes the session read before the turn: a statement whose `WHERE` names that version,
-    /// and which must change exactly one row.
-    case delete([SQLiteArgument])
+    /// Updates, touches or deletes the session read before the turn: one statement whose `WHERE`
+    /// names that version, and which must change exactly one row.
+    case change(sql: String, arguments: [SQLiteArgument])
   }
 
-  /// The insert's seven arguments (``SessionRow/arguments(_:)``), then the expiry bucket.
   static let insertSessionSQL = """
-    INSERT INTO parley_session (\(SessionRow.columns), expiry_bucket)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+    INSERT INTO parley_session (\(SessionRow.columns)) VALUES (?, ?, ?, ?, ?, ?, ?)
     """
-  /// The insert's seven arguments, the version replaced, and the new expiry's bucket, which the
-  /// row must already be in.
+  /// The insert's seven arguments (``SessionRow/arguments(_:)``), then the version replaced.
   static let updateSessionSQL = """
     UPDATE parley_session
     SET session_id = ?2, generation = ?3, data = ?4, created_at = ?5, updated_at = ?6,
       expires_at = ?7
-    WHERE conversation_key = ?1 AND session_id = ?8 AND generation = ?9 AND expiry_bucket = ?10
-    """
-  /// ``updateSessionSQL`` for a row whose bucket moves.
-  static let updateSessionMovingBucketSQL = """
-    UPDATE parley_session
-    SET session_id = ?2, generation = ?3, data = ?4, created_at = ?5, updated_at = ?6,
-      expires_at = ?7, expiry_bucket = ?10
     WHERE conversation_key = ?1 AND session_id = ?8 AND generation = ?9
     """
-  /// The new `updated_at` and `expires_at`, the key and version, and the new expiry's bucket,
-  /// which the row must already be in.
   static let touchSessionSQL = """
-    UPDATE parley_session SET updated_at = ?1, expires_at = ?2
-    WHERE conversation_key = ?3 AND session_id = ?4 AND generation = ?5 AND expiry_bucket = ?6
-    """
-  /// ``touchSessionSQL`` for a row whose bucket moves.
-  static let touchSessionMovingBucketSQL = """
-    UPDATE parley_session SET updated_at = ?1, expires_at = ?2, expiry_bucket = ?6
-    WHERE conversation_key = ?3 AND session_id = ?4 AND generation = ?5
+    UPDATE parley_session SET updated_at = ?, expires_at = ?
+    WHERE conversation_key = ? AND session_id = ? AND generation = ?
     """
   static let deleteSessionSQL =
     "DELETE FROM parley_session WHERE conversation_key = ? AND session_id = ? AND generation = ?"
@@ -71,27 +49,24 @@ struct SQLiteTurnWrites: Sendable {
     }
     switch writes.session {
     case .save(let record, expected: nil):
-      session = .insert(
-        SessionRow.arguments(record) + [.integer(SessionRow.expiryBucket(record.expiresAt))])
+      session = .insert(SessionRow.arguments(record))
     case .save(let record, expected: let expected?):
-      session = .slide(
-        sql: Self.updateSessionSQL, movingBucket: Self.updateSessionMovingBucketSQL,
+      session = .change(
+        sql: Self.updateSessionSQL,
         arguments: SessionRow.arguments(record) + [
           .text(expected.id), .integer(expected.generation),
-          .integer(SessionRow.expiryBucket(record.expiresAt)),
         ])
     case .touch(let key, let expected, let updatedAt, let expiresAt):
-      session = .slide(
-        sql: Self.touchSessionSQL, movingBucket: Self.touchSessionMovingBucketSQL,
+      session = .change(
+        sql: Self.touchSessionSQL,
         arguments: [
           .integer(updatedAt.millisecondsSince1970), .integer(expiresAt.millisecondsSince1970),
           .text(key.rawValue), .text(expected.id), .integer(expected.generation),
-          .integer(SessionRow.expiryBucket(expiresAt)),
         ])
     case .delete(let key, let expected):
-      session = .delete([
-        .text(key.rawValue), .text(expected.id), .integer(expected.generation),
-      ])
+      session = .change(
+        sql: Self.deleteSessionSQL,
+        arguments: [.text(key.rawValue), .text(expected.id), .integer(expected.generation)])
     case nil:
       session = nil
     }
@@ -117,13 +92,8 @@ struct SQLiteTurnWrites: Sendable {
       {
         throw ConversationStoreError(.conflict, "a session already exists")
       }
-    case .slide(let sql, let movingBucket, let arguments):
-      // Nearly always the first statement: the bucket moves once per ten minutes at most.
-      if try db.run(sql, arguments) != 1, try db.run(movingBucket, arguments) != 1 {
-        throw ConversationStoreError(.conflict, "session changed since it was read")
-      }
-    case .delete(let arguments):
-      if try db.run(Self.deleteSessionSQL, arguments) != 1 {
+    case .change(let sql, let arguments):
+      if try db.run(sql, arguments) != 1 {
         throw ConversationStoreError(.conflict, "session changed since it was read")
       }
     case nil:

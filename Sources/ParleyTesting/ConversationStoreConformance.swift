@@ -511,3 +511,18 @@ extension Duration {
     .milliseconds(Int64(Double(lhs.components.seconds) * 1000 * rhs))
   }
 }
+
+extension TurnWrites {
+  /// A turn that only slides `record`'s expiry: touched at `now`, expiring `timeout` later, and
+  /// expecting `record`'s version (or `expected`).
+  package static func touching(
+    _ record: SessionRecord, at now: WallInstant, expected: SessionVersion? = nil,
+    timeout: Duration = .seconds(4 * 3600)
+  ) -> TurnWrites {
+    TurnWrites(
+      key: record.key, now: now,
+      session: .touch(
+        key: record.key, expected: expected ?? record.version, updatedAt: now,
+        expiresAt: now.advanced(by: timeout)))
+  }
+}

@@ -58,48 +58,4 @@ struct SQLiteMigrationTests {
     }
     #expect(sequences == [1, 2])
   }
-
-  @Test func sessionsGetTheirExpiryBucketsInTheMoveToBuckets() async throws {
-    let path = TemporaryDirectory.file("v3.sqlite")
-    let expiries: [Int64] = [now.millisecondsSince1970 - 1, now.millisecondsSince1970 + 14_400_000]
-    do {
-      let pool = try DatabasePool(path: path)
-      try SQLiteDatabase.migrator.migrate(pool, upTo: "v3 processed messages in arrival order")
-      try await pool.write { [now] db in
-        for (index, expiry) in expiries.enumerated() {
-          try db.execute(
-            sql: """
-              INSERT INTO parley_session
-                (conversation_key, session_id, generation, data, created_at, updated_at, expires_at)
-              VALUES (?, 'id', 3, x'7b7d', ?, ?, ?)
-              """,
-            arguments: [
-              "key\(index)", now.millisecondsSince1970 - 100, now.millisecondsSince1970 - 50,
-              expiry,
-            ])
-        }
-      }
-    }
-
-    let store = try SQLiteConversationStore(path: path)
-    let live = try #require(try await store.session(for: ConversationKey(rawValue: "key1")))
-    #expect(live.generation == 3 && live.data == Array("{}".utf8))
-    #expect(live.expiresAt.millisecondsSince1970 == expiries[1])
-    let buckets = try await store.database.pool.read { db in
-      try Int64.fetchAll(db, sql: "SELECT expiry_bucket FROM parley_session ORDER BY 1")
-    }
-    #expect(buckets == expiries.map { $0 / 600_000 })
-    // The expired one is swept once its ten minutes have passed; the live one is kept and slides.
-    let swept = try await store.sweep(now: now.advanced(by: .seconds(600)), limit: 10)
-    #expect(swept.sessions == 1)
-    let later = now.advanced(by: .seconds(3600))
-    try await store.commit(
-      TurnWrites(
-        key: live.key, now: later,
-        session: .touch(
-          key: live.key, expected: live.version, updatedAt: later,
-          expiresAt: later.advanced(by: .seconds(4 * 3600)))))
-    #expect(
-      try await store.session(for: live.key)?.expiresAt == later.advanced(by: .seconds(4 * 3600)))
-  }
 }

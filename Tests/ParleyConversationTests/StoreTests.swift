@@ -68,7 +68,6 @@ struct SQLiteStoreTests {
         migrations == [
           "v1 sessions and processed messages", "v2 opt-outs and their audit trail",
           "v3 processed messages in arrival order",
-          "v4 sessions found for sweeping by ten-minute expiry buckets",
         ])
     }
     // The writer too: GRDB's pool sets `synchronous = NORMAL` on it after `prepareDatabase`.
@@ -160,123 +159,27 @@ struct SQLiteStoreTests {
     #expect(try logFrames(small) < 30)
   }
 
-  @Test func sweepingUsesTheExpiryIndexesNotAFullScan() throws {
+  @Test func sweepingUsesTheExpiryIndexNotAFullScan() throws {
     let database = try SQLiteDatabase(path: TemporaryDirectory.file("plan.sqlite"))
     try database.pool.read { db in
-      for (table, index, sql) in [
-        ("parley_session", "parley_session_expiry_bucket", SessionRow.sweepSQL),
-        (
-          "parley_processed_message", "parley_processed_message_expiry",
-          ProcessedMessageRow.sweepSQL
-        ),
+      for (table, key) in [
+        ("parley_session", "conversation_key"), ("parley_processed_message", "sequence"),
       ] {
         let plan = try Row.fetchAll(
-          db, sql: "EXPLAIN QUERY PLAN \(sql)", arguments: [0, 10]
+          db,
+          sql:
+            "EXPLAIN QUERY PLAN SELECT \(key) FROM \(table) WHERE expires_at <= ? ORDER BY expires_at LIMIT ?",
+          arguments: [0, 10]
         ).map { $0["detail"] as String }
         #expect(
           plan.contains {
-            $0.contains("USING COVERING INDEX \(index)") || $0.contains("USING INDEX \(index)")
-          },
-          "\(plan)")
+            $0.contains("USING COVERING INDEX \(table)_expiry")
+              || $0.contains("USING INDEX \(table)_expiry")
+          }, "\(plan)")
         #expect(
           !plan.contains { $0.hasPrefix("SCAN \(table)") && !$0.contains("INDEX") }, "\(plan)")
       }
     }
-  }
-
-  /// Every turn slides its session's expiry. Within the ten minutes of the expiry's bucket that
-  /// writes the session's own page and nothing else; an index on `expires_at` had the slide move
-  /// the session's entry in it too, two more pages in the log for every turn.
-  @Test func slidingAnExpiryWithinItsBucketWritesOnlyTheSessionsPage() async throws {
-    let path = TemporaryDirectory.file("slide.sqlite")
-    // No checkpoint: the log only grows, and its growth is what each commit wrote.
-    let store = SQLiteConversationStore(
-      database: try SQLiteDatabase(path: path, walAutocheckpointPages: 0))
-    func framesWritten(by writes: TurnWrites) async throws -> Int {
-      let before = try FileManager.default.attributesOfItem(atPath: path + "-wal")[.size] as! Int
-      try await store.commit(writes)
-      let after = try FileManager.default.attributesOfItem(atPath: path + "-wal")[.size] as! Int
-      return (after - before) / (4096 + 24)  // a frame: its header, then the page
-    }
-    let start = WallInstant(millisecondsSince1970: 1_800_000_000_000)  // a bucket starts here
-    var record = SessionRecord(
-      key: ConversationKey(rawValue: "+1|slide"), id: "s", generation: 1,
-      data: Array(#"{"step":1}"#.utf8), createdAt: start, updatedAt: start,
-      expiresAt: start.advanced(by: .seconds(4 * 3600)))
-    // Fill the table and its index past one page each, as a real store's are.
-    for index in 0..<300 {
-      var other = record
-      other.key = ConversationKey(rawValue: "+1|other\(index)")
-      try await store.commit(
-        TurnWrites(key: other.key, now: start, session: .save(other, expected: nil)))
-    }
-    try await store.commit(
-      TurnWrites(key: record.key, now: start, session: .save(record, expected: nil)))
-
-    func touch(at now: WallInstant) -> TurnWrites {
-      TurnWrites(
-        key: record.key, now: now,
-        session: .touch(
-          key: record.key, expected: record.version, updatedAt: now,
-          expiresAt: now.advanced(by: .seconds(4 * 3600))))
-    }
-    func save(at now: WallInstant) -> TurnWrites {
-      var next = record
-      next.generation += 1
-      next.data = Array(#"{"step":\#(next.generation)}"#.utf8)
-      next.updatedAt = now
-      next.expiresAt = now.advanced(by: .seconds(4 * 3600))
-      defer { record = next }
-      return TurnWrites(key: record.key, now: now, session: .save(next, expected: record.version))
-    }
-    #expect(try await framesWritten(by: touch(at: start.advanced(by: .seconds(60)))) == 1)
-    #expect(try await framesWritten(by: save(at: start.advanced(by: .seconds(120)))) == 1)
-    // Into the next ten minutes: the session's entry in the bucket index moves as well.
-    #expect(try await framesWritten(by: touch(at: start.advanced(by: .seconds(600)))) >= 2)
-    #expect(try await framesWritten(by: save(at: start.advanced(by: .seconds(1260)))) >= 2)
-
-    let stored = try await store.session(for: record.key)
-    #expect(stored == record)
-    let bucket = try await store.database.pool.read { db in
-      try Int64.fetchOne(
-        db, sql: "SELECT expiry_bucket FROM parley_session WHERE conversation_key = '+1|slide'")
-    }
-    let expiry: Int64 = 1_800_000_000_000 + 1_260_000 + 4 * 3_600_000
-    #expect(bucket == expiry / 600_000)
-    // The version is still checked, whichever statement runs.
-    var stale = record
-    stale.generation -= 1
-    for seconds in [1300, 1900] {
-      let now = start.advanced(by: .seconds(seconds))
-      await #expect(throws: ConversationStoreError.self) {
-        try await store.commit(
-          TurnWrites(
-            key: record.key, now: now,
-            session: .touch(
-              key: record.key, expected: stale.version, updatedAt: now,
-              expiresAt: now.advanced(by: .seconds(4 * 3600)))))
-      }
-    }
-    #expect(try await store.session(for: record.key) == record)
-  }
-
-  /// A session is deleted by the first sweep after the ten minutes its expiry fell in, never
-  /// before it expired; a turn meanwhile finds it expired and starts afresh.
-  @Test func anExpiredSessionIsSweptOnceItsTenMinutesHavePassed() async throws {
-    let store = try SQLiteConversationStore(path: TemporaryDirectory.file("bucket.sqlite"))
-    let start = WallInstant(millisecondsSince1970: 1_800_000_000_000)
-    let expiry = start.advanced(by: .seconds(4 * 3600 + 60))  // one minute into a bucket
-    let record = SessionRecord(
-      key: ConversationKey(rawValue: "+1|expiring"), id: "s", generation: 1, data: [],
-      createdAt: start, updatedAt: start, expiresAt: expiry)
-    try await store.commit(
-      TurnWrites(key: record.key, now: start, session: .save(record, expected: nil)))
-    #expect(try await store.sweep(now: expiry.advanced(by: .seconds(-1)), limit: 10).sessions == 0)
-    #expect(try await store.sweep(now: expiry.advanced(by: .seconds(60)), limit: 10).sessions == 0)
-    #expect(try await store.session(for: record.key) == record)
-    // The next bucket begins nine minutes after the expiry.
-    #expect(try await store.sweep(now: expiry.advanced(by: .seconds(540)), limit: 10).sessions == 1)
-    #expect(try await store.session(for: record.key) == nil)
   }
 
   @Test func theSweeperServiceDeletesExpiredSessions() async throws {
@@ -286,8 +189,7 @@ struct SQLiteStoreTests {
     for index in 0..<25 { _ = await client.send("hi", from: "+1617555\(1000 + index)", to: number) }
     clock.advance(by: .seconds(3 * 3600))
     _ = await client.send("hi", from: alice, to: number)
-    // Past the ten minutes the 25 sessions' expiry fell in (`SessionExpiryBucket`).
-    clock.advance(by: .seconds(3600 + 600))
+    clock.advance(by: .seconds(3600 + 1))
     let sweeper = ConversationSweeper(
       store: store, clock: clock, batchSize: 10, logger: Logger(label: "sweep"))
     let swept = try await sweeper.sweepNow()

@@ -90,12 +90,7 @@ extension PostgresTests {
         #expect(
           try await store.sweep(now: now.advanced(by: .seconds(600)), limit: 10).sessions == 1)
         let later = now.advanced(by: .seconds(3600))
-        try await store.commit(
-          TurnWrites(
-            key: live.key, now: later,
-            session: .touch(
-              key: live.key, expected: live.version, updatedAt: later,
-              expiresAt: later.advanced(by: .seconds(4 * 3600)))))
+        try await store.commit(.touching(live, at: later))
         #expect(
           try await store.session(for: live.key)?.expiresAt
             == later.advanced(by: .seconds(4 * 3600)))
@@ -117,12 +112,7 @@ extension PostgresTests {
         // 20 slides within the bucket, then one into the next.
         for seconds in Array(stride(from: 10, through: 200, by: 10)) + [600] {
           let now = start.advanced(by: .seconds(seconds))
-          try await store.commit(
-            TurnWrites(
-              key: key, now: now,
-              session: .touch(
-                key: key, expected: record.version, updatedAt: now,
-                expiresAt: now.advanced(by: .seconds(4 * 3600)))))
+          try await store.commit(.touching(record, at: now))
         }
         #expect(
           try await store.session(for: key)?.expiresAt

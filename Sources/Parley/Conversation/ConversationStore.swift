@@ -77,22 +77,6 @@ public struct SessionRecord: Sendable, Hashable, Codable {
   public func isExpired(at now: WallInstant) -> Bool { expiresAt <= now }
 }
 
-/// The ten-minute buckets that Parley's SQL stores find sessions to sweep by.
-///
-/// Every turn slides its session's expiry; an index on the expiry itself would be rewritten by
-/// every turn. The stores index the bucket instead, which a turn changes only when it moves the
-/// expiry into a later bucket, and sweep the sessions whose bucket has ended: each at most ten
-/// minutes after it expired. Their schemas repeat the width in a CHECK.
-package enum SessionExpiryBucket {
-  /// The width of a bucket: ten minutes.
-  package static let milliseconds: Int64 = 600_000
-
-  /// The bucket `instant` falls in.
-  package static func of(_ instant: WallInstant) -> Int64 {
-    instant.millisecondsSince1970 / milliseconds
-  }
-}
-
 /// Identifies one state of one session: a write that expects it fails if it changed meanwhile.
 public struct SessionVersion: Sendable, Hashable, Codable {
   public var id: String
