@@ -216,7 +216,7 @@ let package = Package(
     .executableTarget(
       name: "ParleyBench",
       dependencies: [
-        "Parley", "ParleyServer", "ParleySQLite", "ParleyTesting", "SurveyBot",
+        "Parley", "ParleyServer", "ParleySQLite", "ParleyTesting", "SurveyBot", "SampleSupport",
         .product(name: "GRDB", package: "GRDB.swift"),
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),

@@ -3,6 +3,7 @@
 #   bash Benchmarks/run.sh                       # the table: bare NIO, Parley (fsync'd, NORMAL, memory), Flask
 #   bash Benchmarks/run.sh --rows sqlite-full,sqlite-full-stored   # 1,000,000 stored conversations vs empty
 #   bash Benchmarks/run.sh --soak 600            # ten minutes of load, resident memory per minute
+#   bash Benchmarks/run.sh --rows sqlite-full,postgres   # the same pipeline on a local PostgreSQL
 # Installs wrk (Debian) and the Flask tutorial stack (PyPI, into Benchmarks/.venv), builds in
 # release mode, then runs `ParleyBench run` with the arguments given (see --help).
 set -euo pipefail
@@ -20,4 +21,9 @@ if [ ! -x Benchmarks/.venv/bin/gunicorn ]; then
   Benchmarks/.venv/bin/pip install -q -r Benchmarks/requirements.txt
 fi
 swift build -c release --product ParleyBench
-exec .build/release/ParleyBench run "$@"
+# The postgres row needs a server: a throwaway local cluster, stopped when the run ends.
+if [[ " $* " == *postgres* ]] && [ -z "${PARLEY_POSTGRES_URL:-}" ]; then
+  eval "$(bash Scripts/postgres.sh start)"
+  trap 'bash Scripts/postgres.sh stop' EXIT
+fi
+.build/release/ParleyBench run "$@"

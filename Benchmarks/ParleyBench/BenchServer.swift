@@ -4,6 +4,7 @@ import Logging
 import Parley
 import ParleySQLite
 import ParleyServer
+import SampleSupport
 import ServiceLifecycle
 import SurveyBot
 
@@ -18,6 +19,9 @@ enum BenchStore: String, CaseIterable, Sendable {
   case sqliteNormal = "sqlite-normal"
   /// SQLite with `synchronous=FULL`: every turn is fsync'd before its reply leaves.
   case sqliteFull = "sqlite-full"
+  /// PostgreSQL at `PARLEY_POSTGRES_URL`, as the samples run it (each commit durable before its
+  /// reply leaves; `prepare()` refuses a server that does not commit durably).
+  case postgres
 }
 
 /// Parley's full pipeline as an app would run it: signature check, form decoding, dedupe of the
@@ -29,14 +33,22 @@ enum BenchServer {
   {
     var logger = Logger(label: "parley-bench")
     logger.logLevel = logLevel
-    let (app, store) = try await application(
+    let (app, backing) = try await application(
       store: kind, database: database, publicBaseURL: "http://127.0.0.1:\(port)", logger: logger)
     let server = ParleyServer(
       application: app, configuration: .init(host: "127.0.0.1", port: port), logger: logger)
-    var services: [any Service] = [server]
-    if let store { services.append(ConversationSweeper(store: store, logger: logger)) }
+    var services: [any Service] = []
+    if let backing {
+      // The store's own services (PostgreSQL's client), and the server once it is prepared.
+      services =
+        backing.services + [
+          backing.serving(server), ConversationSweeper(store: backing.store, logger: logger),
+        ]
+    } else {
+      services = [server]
+    }
     // As an app runs it; `run --compare-without-checkpointer` leaves it out, to measure it.
-    if let sqlite = store as? SQLiteConversationStore,
+    if let sqlite = backing?.store as? SQLiteConversationStore,
       ProcessInfo.processInfo.environment["PARLEY_BENCH_CHECKPOINTER"] != "0"
     {
       services.append(SQLiteCheckpointer(database: sqlite.database, logger: logger))
@@ -46,13 +58,14 @@ enum BenchServer {
     ).run()
   }
 
-  /// The app each Parley row serves, and its store (none for ``BenchStore/none``).
+  /// The app each Parley row serves, and its store with the services that store needs (none for
+  /// ``BenchStore/none``).
   static func application(
     store kind: BenchStore, database: String, publicBaseURL: String, logger: Logger
-  ) async throws -> (ParleyApplication, (any ConversationStore)?) {
+  ) async throws -> (ParleyApplication, SampleStore?) {
     let signature = try TwilioSignatureConfiguration(
       authTokens: [Workload.authToken], publicBaseURL: publicBaseURL)
-    let store: any ConversationStore
+    let backing: SampleStore
     switch kind {
     case .none:
       // `ParleyServer` with the signature middleware and a fixed reply.
@@ -60,10 +73,19 @@ enum BenchServer {
         logger: logger, middleware: [SignatureMiddleware(configuration: signature)]
       ) { _ in .message("Thanks for your message.") }
       return (app, nil)
-    case .memory: store = MemoryConversationStore()
-    case .sqliteNormal: store = try SQLiteConversationStore(path: database, durability: .normal)
-    case .sqliteFull: store = try SQLiteConversationStore(path: database, durability: .full)
+    case .memory: backing = SampleStore(store: MemoryConversationStore())
+    case .sqliteNormal:
+      backing = SampleStore(store: try SQLiteConversationStore(path: database, durability: .normal))
+    case .sqliteFull:
+      backing = SampleStore(store: try SQLiteConversationStore(path: database, durability: .full))
+    case .postgres:
+      guard let url = ProcessInfo.processInfo.environment["PARLEY_POSTGRES_URL"] else {
+        throw BenchError("the postgres store needs PARLEY_POSTGRES_URL")
+      }
+      // As the samples open it.
+      backing = try DatabaseOptions.parse(["--postgres-url", url]).makeStore(logger: logger)
     }
+    let store = backing.store
     // An experiment, not a setting to copy (`run --compare-wal-autocheckpoint PAGES`): SQLite's
     // WAL auto-checkpoint at another size (0 turns it off and the WAL grows without bound), to
     // show what the checkpoints run inside a group's COMMIT cost.
@@ -81,6 +103,6 @@ enum BenchServer {
       state: DialogSession<SurveyAnswers>.self,
       optOut: .enabled(OptOutConfiguration(helpText: "Parley survey. Reply STOP to opt out.")),
       logger: logger, handler: survey.respond)
-    return (app, store)
+    return (app, backing)
   }
 }

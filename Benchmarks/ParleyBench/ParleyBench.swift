@@ -44,6 +44,9 @@ enum RowKind: String, CaseIterable, ExpressibleByArgument {
   case stored = "sqlite-full-stored"
   /// The `synchronous=NORMAL` row with `--stored` conversations already in the store.
   case storedNormal = "sqlite-normal-stored"
+  /// The full pipeline on PostgreSQL (a local server, `PARLEY_POSTGRES_URL`), every commit
+  /// durable.
+  case postgres
 
   /// Whether the row runs Parley (the rows `--compare-*` runs again).
   var isParley: Bool { ![.bare, .flask, .flaskThreads].contains(self) }
@@ -226,6 +229,13 @@ extension ParleyBench {
           name: "Parley, SQLite NORMAL, \(stored) stored",
           command: serve + ["--store", "sqlite-normal", "--database", database],
           copy: (seedFile, database))
+      case .postgres:
+        let name = "parley_bench"
+        return BenchRow(
+          name: "Parley, PostgreSQL (local, fsync'd)",
+          command: serve + ["--store", "postgres"],
+          environment: ["PARLEY_POSTGRES_URL": (try? PostgresBench.url(of: name)) ?? ""],
+          freshPostgresDatabase: name)
       case .flask, .flaskThreads:
         let cores = sysconf(Int32(_SC_NPROCESSORS_ONLN))
         let threads = kind == .flaskThreads ? ["--worker-class", "gthread", "--threads", "8"] : []

@@ -22,8 +22,8 @@ extension ParleyBench {
 
     func run() async throws {
       let kinds = try stores.split(separator: ",").map { name in
-        guard let kind = BenchStore(rawValue: String(name)) else {
-          throw ValidationError("unknown store \(name)")
+        guard let kind = BenchStore(rawValue: String(name)), kind != .postgres else {
+          throw ValidationError("unknown store \(name) (PostgreSQL runs only as a server row)")
         }
         return kind
       }

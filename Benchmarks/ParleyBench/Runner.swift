@@ -17,6 +17,9 @@ struct BenchRow: Sendable {
   var freshFiles: [String] = []
   /// A database copied into place before each run (the scale row's stored conversations).
   var copy: (from: String, to: String)?
+  /// A PostgreSQL database dropped and created again before each run, on the server at
+  /// `PARLEY_POSTGRES_URL`; the row's server gets its URL in the same variable.
+  var freshPostgresDatabase: String?
   /// For a row that is another build or setting of a row before it (`--compare-binary` and the
   /// like): that row's index. It runs right beside it.
   var twinOf: Int?
@@ -81,6 +84,14 @@ struct Runner {
       for suffix in ["", "-wal", "-shm"] { try? files.removeItem(atPath: file + suffix) }
     }
     if let copy = row.copy { try files.copyItem(atPath: copy.from, toPath: copy.to) }
+    if let name = row.freshPostgresDatabase {
+      let server = try PostgresBench.serverURL()
+      for statement in ["DROP DATABASE IF EXISTS \(name) WITH (FORCE)", "CREATE DATABASE \(name)"] {
+        try runCommand([
+          "/usr/bin/env", "psql", server, "-v", "ON_ERROR_STOP=1", "-q", "-c", statement,
+        ])
+      }
+    }
   }
 
   /// Launches the row's server with its output in `log`.
@@ -211,4 +222,26 @@ func printTable(rows: [BenchRow], results: [[RunFigures]]) {
 /// A latency in milliseconds, to a precision that suits it.
 func format(_ milliseconds: Double) -> String {
   milliseconds < 10 ? String(format: "%.2f", milliseconds) : String(format: "%.1f", milliseconds)
+}
+
+/// The PostgreSQL server of the `postgres` row.
+enum PostgresBench {
+  /// The server's URL, from `PARLEY_POSTGRES_URL` (`eval "$(bash Scripts/postgres.sh start)"`;
+  /// `Benchmarks/run.sh` starts one when the row is asked for).
+  static func serverURL() throws -> String {
+    guard let url = ProcessInfo.processInfo.environment["PARLEY_POSTGRES_URL"] else {
+      throw BenchError("the postgres row needs PARLEY_POSTGRES_URL (Scripts/postgres.sh start)")
+    }
+    return url
+  }
+
+  /// The URL of database `name` on that server.
+  static func url(of name: String) throws -> String {
+    guard var components = URLComponents(string: try serverURL()) else {
+      throw BenchError("PARLEY_POSTGRES_URL is not a URL")
+    }
+    components.path = "/\(name)"
+    guard let url = components.string else { throw BenchError("PARLEY_POSTGRES_URL is not a URL") }
+    return url
+  }
 }
