@@ -37,16 +37,12 @@ enum BenchServer {
       store: kind, database: database, publicBaseURL: "http://127.0.0.1:\(port)", logger: logger)
     let server = ParleyServer(
       application: app, configuration: .init(host: "127.0.0.1", port: port), logger: logger)
-    var services: [any Service] = []
-    if let backing {
-      // The store's own services (PostgreSQL's client), and the server once it is prepared.
-      services =
-        backing.services + [
-          backing.serving(server), ConversationSweeper(store: backing.store, logger: logger),
-        ]
-    } else {
-      services = [server]
-    }
+    // The store's own services (PostgreSQL's client), the server once the store is prepared, and
+    // the sweeper: as `SampleStore.run` serves a sample.
+    var services: [any Service] =
+      backing.map {
+        $0.services + [$0.serving(server), ConversationSweeper(store: $0.store, logger: logger)]
+      } ?? [server]
     // As an app runs it; `run --compare-without-checkpointer` leaves it out, to measure it.
     if let sqlite = backing?.store as? SQLiteConversationStore,
       ProcessInfo.processInfo.environment["PARLEY_BENCH_CHECKPOINTER"] != "0"

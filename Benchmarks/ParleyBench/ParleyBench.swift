@@ -119,6 +119,8 @@ extension ParleyBench {
           }
         }
       }
+      // Checked here, so that the row can be built without throwing.
+      if kinds.contains(.postgres) { _ = try PostgresBench.rowURL() }
       var benchRows = kinds.map { row($0, seedFile: seedFile) }
       if let compareBinary {
         benchRows += twins(
@@ -127,11 +129,8 @@ extension ParleyBench {
         ) { twin in
           twin.command[0] = compareBinary
           for index in twin.freshFiles.indices { twin.freshFiles[index] += "-compared" }
-          if let copy = twin.copy {
-            twin.copy = (
-              copy.from == seedFile ? comparedSeedFile : copy.from, copy.to + "-compared"
-            )
-          }
+          // The only copy a row makes is of the seed.
+          if let copy = twin.copy { twin.copy = (comparedSeedFile, copy.to + "-compared") }
           if let database = twin.command.firstIndex(of: "--database") {
             twin.command[database + 1] += "-compared"
           }
@@ -230,12 +229,12 @@ extension ParleyBench {
           command: serve + ["--store", "sqlite-normal", "--database", database],
           copy: (seedFile, database))
       case .postgres:
-        let name = "parley_bench"
+        // `run()` has checked PARLEY_POSTGRES_URL before any row is built.
         return BenchRow(
           name: "Parley, PostgreSQL (local, fsync'd)",
           command: serve + ["--store", "postgres"],
-          environment: ["PARLEY_POSTGRES_URL": (try? PostgresBench.url(of: name)) ?? ""],
-          freshPostgresDatabase: name)
+          environment: ["PARLEY_POSTGRES_URL": (try? PostgresBench.rowURL()) ?? ""],
+          freshPostgresDatabase: PostgresBench.database)
       case .flask, .flaskThreads:
         let cores = sysconf(Int32(_SC_NPROCESSORS_ONLN))
         let threads = kind == .flaskThreads ? ["--worker-class", "gthread", "--threads", "8"] : []

@@ -235,12 +235,15 @@ enum PostgresBench {
     return url
   }
 
-  /// The URL of database `name` on that server.
-  static func url(of name: String) throws -> String {
+  /// The database the row's server uses, made afresh before each run.
+  static let database = "parley_bench"
+
+  /// The URL of ``database`` on that server.
+  static func rowURL() throws -> String {
     guard var components = URLComponents(string: try serverURL()) else {
       throw BenchError("PARLEY_POSTGRES_URL is not a URL")
     }
-    components.path = "/\(name)"
+    components.path = "/\(database)"
     guard let url = components.string else { throw BenchError("PARLEY_POSTGRES_URL is not a URL") }
     return url
   }

@@ -143,11 +143,10 @@ public struct PostgresConversationStore: ConversationStore {
       changed = try await connection.checkedQuery(
         """
         INSERT INTO parley_session
-          (conversation_key, session_id, generation, data, created_at, updated_at, expires_at,
-           expiry_bucket)
+          (conversation_key, session_id, generation, data, created_at, updated_at, expires_at)
         VALUES (\(record.key.rawValue), \(record.id), \(record.generation), \(ByteBuffer(bytes: record.data)),
           \(record.createdAt.millisecondsSince1970), \(record.updatedAt.millisecondsSince1970),
-          \(record.expiresAt.millisecondsSince1970), \(SessionExpiryBucket.of(record.expiresAt)))
+          \(record.expiresAt.millisecondsSince1970))
         ON CONFLICT (conversation_key) DO NOTHING RETURNING 1
         """, logger: logger
       ).count
@@ -156,8 +155,7 @@ public struct PostgresConversationStore: ConversationStore {
         """
         UPDATE parley_session SET session_id = \(record.id), generation = \(record.generation),
           data = \(ByteBuffer(bytes: record.data)), created_at = \(record.createdAt.millisecondsSince1970),
-          updated_at = \(record.updatedAt.millisecondsSince1970), expires_at = \(record.expiresAt.millisecondsSince1970),
-          expiry_bucket = \(SessionExpiryBucket.of(record.expiresAt))
+          updated_at = \(record.updatedAt.millisecondsSince1970), expires_at = \(record.expiresAt.millisecondsSince1970)
         WHERE conversation_key = \(record.key.rawValue) AND session_id = \(expected.id)
           AND generation = \(expected.generation)
         RETURNING 1
@@ -167,7 +165,7 @@ public struct PostgresConversationStore: ConversationStore {
       changed = try await connection.checkedQuery(
         """
         UPDATE parley_session SET updated_at = \(updatedAt.millisecondsSince1970),
-          expires_at = \(expiresAt.millisecondsSince1970), expiry_bucket = \(SessionExpiryBucket.of(expiresAt))
+          expires_at = \(expiresAt.millisecondsSince1970)
         WHERE conversation_key = \(key.rawValue) AND session_id = \(expected.id) AND generation = \(expected.generation)
         RETURNING 1
         """, logger: logger

@@ -4,9 +4,11 @@ import Parley
 ///
 /// Every turn slides its session's expiry. Indexed on `expires_at`, no such update could be a
 /// heap-only (HOT) update: each wrote a new entry into both of the table's indexes, and left a
-/// dead one in each for vacuum. The store indexes the bucket instead, which a turn changes only
-/// when it moves the expiry into a later ten minutes, and sweeps the sessions whose bucket has
-/// ended: each at most ten minutes after it expired. The schema repeats the width in a CHECK.
+/// dead one in each for vacuum. The store indexes the bucket instead, a column PostgreSQL derives
+/// from the expiry (`GENERATED ALWAYS AS (expires_at / 600000)`), which a turn changes only when
+/// it moves the expiry into a later ten minutes. The sweep deletes the sessions whose bucket has
+/// ended: each at most ten minutes after it expired. Only the sweep computes a bucket here; the
+/// width must stay the generated column's.
 enum SessionExpiryBucket {
   /// The width of a bucket: ten minutes.
   static let milliseconds: Int64 = 600_000

@@ -161,12 +161,7 @@ public enum ConversationStoreConformance {
     let first = record("+1|+2", id: "a")
     try await save(store, first, expected: nil)
     let later = t0.advanced(by: hour)
-    try await store.commit(
-      TurnWrites(
-        key: first.key, now: later,
-        session: .touch(
-          key: first.key, expected: first.version, updatedAt: later,
-          expiresAt: later.advanced(by: hour * 4))))
+    try await store.commit(.touching(first, at: later, timeout: hour * 4))
     let read = try await store.session(for: first.key)
     try expect(
       read?.data == first.data && read?.generation == first.generation, "touch changed the data")
@@ -267,12 +262,7 @@ public enum ConversationStoreConformance {
     let slid = record("+1|slid", id: "s", expiresIn: hour)
     try await save(store, slid, expected: nil)
     let later = t0.advanced(by: hour * 0.5)
-    try await store.commit(
-      TurnWrites(
-        key: slid.key, now: later,
-        session: .touch(
-          key: slid.key, expected: slid.version, updatedAt: later,
-          expiresAt: later.advanced(by: hour * 4))))
+    try await store.commit(.touching(slid, at: later, timeout: hour * 4))
     for index in 0..<3 {
       try await commitDedupe(store, "SMold\(index)", key: live.key, expiresIn: hour)
     }

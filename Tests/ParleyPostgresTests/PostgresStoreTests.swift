@@ -86,6 +86,16 @@ extension PostgresTests {
         let live = try #require(try await store.session(for: ConversationKey(rawValue: "key1")))
         #expect(live.generation == 3 && live.data == Array("{}".utf8))
         #expect(live.expiresAt.millisecondsSince1970 == expiries[1])
+        // PostgreSQL derives the buckets with the width the sweep uses.
+        var buckets: [Int64] = []
+        for try await bucket in try await store.client.query(
+          "SELECT expiry_bucket FROM parley_session ORDER BY expires_at"
+        ).decode(Int64.self) {
+          buckets.append(bucket)
+        }
+        #expect(
+          buckets == expiries.map { SessionExpiryBucket.of(WallInstant(millisecondsSince1970: $0)) }
+        )
         // The expired one is swept once its ten minutes have passed; the live one is kept.
         #expect(
           try await store.sweep(now: now.advanced(by: .seconds(600)), limit: 10).sessions == 1)
