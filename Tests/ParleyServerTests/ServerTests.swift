@@ -1,4 +1,5 @@
 import EchoBot
+import HTTPTypes
 import Logging
 import Parley
 import ParleyServer
@@ -124,6 +125,29 @@ struct ServerTests {
         #expect(reply.status == 200)
         #expect(reply.header("Connection") == "close")
         #expect(try await connection.waitForClose().isEmpty)
+      }
+    }
+  }
+
+  /// A header value an app sets reaches the wire legalized (swift-http-types turns a CR, LF or NUL
+  /// into a space): it can neither add a header nor split the response.
+  @Test func headerValuesAnAppSetsCannotSplitTheResponse() async throws {
+    let app = ParleyApplication { _ in
+      var reply = Reply.message("hi")
+      reply.headerFields.append(
+        HTTPField(name: HTTPField.Name("X-Note")!, value: "a\r\nX-Injected: 1\r\n\r\n<evil/>"))
+      return reply
+    }
+    try await withServer(app) { port, _ in
+      try await RawConnection.open(port: port) { connection in
+        for index in 0..<2 {
+          try await connection.send(webhookRequest(body: "From=1&To=2&Body=n\(index)"))
+          let reply = try #require(try await connection.readResponse())
+          #expect(reply.status == 200)
+          #expect(reply.header("X-Injected") == nil)
+          #expect(reply.header("X-Note") == "a  X-Injected: 1    <evil/>")
+          #expect(try MessagingResponse(xml: reply.body).messages.map(\.body) == ["hi"])
+        }
       }
     }
   }
