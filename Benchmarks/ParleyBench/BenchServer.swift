@@ -52,6 +52,15 @@ enum BenchServer {
     try await ServiceGroup(
       services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger
     ).run()
+    // For the runner's turns/commit column: how many turns shared each transaction (and fsync).
+    if let sqlite = backing?.store as? SQLiteConversationStore {
+      let statistics = sqlite.commitStatistics
+      print(
+        CommitLine.line(
+          turns: statistics.turns, transactions: statistics.transactions,
+          largest: statistics.largestGroup))
+      fflush(nil)
+    }
   }
 
   /// The app each Parley row serves, and its store with the services that store needs (none for

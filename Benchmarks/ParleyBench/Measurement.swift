@@ -18,6 +18,34 @@ struct RunFigures: Sendable {
   var errors: Int
   /// Times a wrk thread started its share of requests over (repeated MessageSids).
   var wraps: Int
+  /// Turns per SQLite transaction (per fsync, when every turn is fsync'd), from the line the
+  /// server prints when it stops; nil for the rows without SQLite's group commit.
+  var turnsPerCommit: Double? = nil
+}
+
+/// The line a SQLite row's server prints as it stops, with its group commit's figures:
+/// `PARLEY_BENCH_COMMITS turns=… transactions=… largest=…`.
+enum CommitLine {
+  static let prefix = "PARLEY_BENCH_COMMITS "
+
+  static func line(turns: Int, transactions: Int, largest: Int) -> String {
+    "\(prefix)turns=\(turns) transactions=\(transactions) largest=\(largest)"
+  }
+
+  /// Turns per transaction from the last such line of a server's output, if it printed one.
+  static func turnsPerCommit(in output: String) -> Double? {
+    guard let line = output.split(separator: "\n").last(where: { $0.hasPrefix(prefix) }) else {
+      return nil
+    }
+    var values: [Substring: Double] = [:]
+    for field in line.dropFirst(prefix.count).split(separator: " ") {
+      let parts = field.split(separator: "=")
+      if parts.count == 2 { values[parts[0]] = Double(parts[1]) }
+    }
+    guard let turns = values["turns"], let transactions = values["transactions"], transactions > 0
+    else { return nil }
+    return turns / transactions
+  }
 }
 
 /// Reads what Linux knows about a server's processes (the process and its children).

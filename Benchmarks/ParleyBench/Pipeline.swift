@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import Logging
 import Parley
+import ParleySQLite
 
 extension ParleyBench {
   /// Parley's app without a socket: `ParleyApplication.respond(to:)` called in-process with the
@@ -47,14 +48,15 @@ extension ParleyBench {
         "ParleyBench pipeline: \(ProcessInfo.processInfo.activeProcessorCount) cores, "
           + "\(turns) turns per run, \(concurrency) in flight, \(repeats) runs per store")
       print(
-        "| store | turns/s | CPU µs per turn | wall µs per turn at 1 in flight | runs (turns/s) |")
-      print("|---|--:|--:|--:|---|")
+        "| store | turns/s | CPU µs per turn | wall µs per turn at 1 in flight | turns per commit "
+          + "| runs (turns/s) |")
+      print("|---|--:|--:|--:|--:|---|")
       for kind in kinds {
         let database = "\(workDirectory)/pipeline-\(kind.rawValue).sqlite"
         for suffix in ["", "-wal", "-shm"] {
           try? FileManager.default.removeItem(atPath: database + suffix)
         }
-        let (app, _) = try await BenchServer.application(
+        let (app, backing) = try await BenchServer.application(
           store: kind, database: database, publicBaseURL: base,
           logger: Logger(label: "parley-bench", factory: { _ in SwiftLogNoOpLogHandler() }))
         _ = try await drive(app, webhooks[0..<turns], concurrency: concurrency)
@@ -69,9 +71,13 @@ extension ParleyBench {
           cpu.append(figures.cpu / Double(loaded.count) * 1e6)
           let single = try await drive(app, batch.suffix(500), concurrency: 1)
           if run == repeats {
+            // Over every turn of this store, the lone ones included (those commit alone).
+            let group = (backing?.store as? SQLiteConversationStore).map {
+              String(format: "%.1f", $0.commitStatistics.meanGroupSize)
+            }
             print(
               "| \(kind.rawValue) | \(Int(median(rates))) | \(Int(median(cpu))) "
-                + "| \(Int(single.wall / 500 * 1e6)) "
+                + "| \(Int(single.wall / 500 * 1e6)) | \(group ?? "") "
                 + "| \(rates.map { String(Int($0)) }.joined(separator: " ")) |")
           }
         }

@@ -50,8 +50,11 @@ struct Runner {
         let row = rows[index]
         let figures = try measure(row, log: "\(logDirectory)/row\(index + 1)-run\(round).log")
         results[index].append(figures)
+        let group = figures.turnsPerCommit.map {
+          ", \(String(format: "%.1f", $0)) turns per commit"
+        }
         print(
-          "  round \(round), \(row.name): \(Int(figures.requestsPerSecond)) req/s, p99 \(format(figures.p99)) ms, errors \(figures.errors)"
+          "  round \(round), \(row.name): \(Int(figures.requestsPerSecond)) req/s, p99 \(format(figures.p99)) ms, errors \(figures.errors)\(group ?? "")"
         )
         fflush(nil)  // every stream: the progress shows while the runs go on
       }
@@ -68,13 +71,23 @@ struct Runner {
     }
   }
 
-  /// Starts `row`'s server, drives it for `duration` seconds, stops it.
+  /// Starts `row`'s server, drives it for `duration` seconds, stops it, and reads from its output
+  /// how many turns its commits carried.
   func measure(_ row: BenchRow, log: String) throws -> RunFigures {
     try prepare(row)
     let server = try launch(row, log: log)
-    defer { stop(server) }
-    try waitForPort(port)
-    return try drive(server, seconds: duration)
+    var figures: RunFigures
+    do {
+      try waitForPort(port)
+      figures = try drive(server, seconds: duration)
+    } catch {
+      stop(server)
+      throw error
+    }
+    stop(server)
+    let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+    figures.turnsPerCommit = CommitLine.turnsPerCommit(in: output)
+    return figures
   }
 
   /// Deletes or copies the row's database files.
@@ -184,7 +197,7 @@ struct Runner {
 func printTable(rows: [BenchRow], results: [[RunFigures]]) {
   let header = [
     "row", "req/s", "vs row 1", "p50 ms", "p99 ms", "max ms", "CPU cores", "peak MiB", "errors",
-    "req/s of each run",
+    "turns/commit", "req/s of each run",
   ]
   let first = median(results[0].map(\.requestsPerSecond))
   var lines = [header]
@@ -197,6 +210,8 @@ func printTable(rows: [BenchRow], results: [[RunFigures]]) {
       String(Int(median(runs.map(\.peakMiB)).rounded())),
       String(runs.map(\.errors).reduce(0, +))
         + (runs.contains { $0.wraps > 0 } ? " (wrapped)" : ""),
+      runs.compactMap(\.turnsPerCommit).isEmpty
+        ? "" : String(format: "%.1f", median(runs.compactMap(\.turnsPerCommit))),
       runs.map { String(Int($0.requestsPerSecond.rounded())) }.joined(separator: " "),
     ])
   }
