@@ -37,15 +37,21 @@ enum CommitLine {
     guard let line = output.split(separator: "\n").last(where: { $0.hasPrefix(prefix) }) else {
       return nil
     }
-    var values: [Substring: Double] = [:]
-    for field in line.dropFirst(prefix.count).split(separator: " ") {
-      let parts = field.split(separator: "=")
-      if parts.count == 2 { values[parts[0]] = Double(parts[1]) }
-    }
+    let values = figures(in: line.dropFirst(prefix.count))
     guard let turns = values["turns"], let transactions = values["transactions"], transactions > 0
     else { return nil }
     return turns / transactions
   }
+}
+
+/// The `name=number` fields of a line the benchmark's tools print (wrk's script, the servers).
+func figures(in line: Substring) -> [String: Double] {
+  var values: [String: Double] = [:]
+  for field in line.split(separator: " ") {
+    let parts = field.split(separator: "=")
+    if parts.count == 2 { values[String(parts[0])] = Double(parts[1]) }
+  }
+  return values
 }
 
 /// Reads what Linux knows about a server's processes (the process and its children).

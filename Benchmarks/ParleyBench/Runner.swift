@@ -163,11 +163,7 @@ struct Runner {
 
   /// Reads wrk's figures.
   func parse(_ line: String) throws -> RunFigures {
-    var values: [String: Double] = [:]
-    for field in line.split(separator: " ").dropFirst() {
-      let parts = field.split(separator: "=")
-      if parts.count == 2 { values[String(parts[0])] = Double(parts[1]) }
-    }
+    let values = figures(in: line.drop { $0 != " " })
     func value(_ name: String) throws -> Double {
       guard let value = values[name] else { throw BenchError("wrk printed no \(name): \(line)") }
       return value
