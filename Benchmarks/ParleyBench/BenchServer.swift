@@ -43,17 +43,16 @@ enum BenchServer {
       backing.map {
         $0.services + [$0.serving(server), ConversationSweeper(store: $0.store, logger: logger)]
       } ?? [server]
+    let sqlite = backing?.store as? SQLiteConversationStore
     // As an app runs it; `run --compare-without-checkpointer` leaves it out, to measure it.
-    if let sqlite = backing?.store as? SQLiteConversationStore,
-      ProcessInfo.processInfo.environment["PARLEY_BENCH_CHECKPOINTER"] != "0"
-    {
+    if let sqlite, ProcessInfo.processInfo.environment["PARLEY_BENCH_CHECKPOINTER"] != "0" {
       services.append(SQLiteCheckpointer(database: sqlite.database, logger: logger))
     }
     try await ServiceGroup(
       services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger
     ).run()
     // For the runner's turns/commit column: how many turns shared each transaction (and fsync).
-    if let sqlite = backing?.store as? SQLiteConversationStore {
+    if let sqlite {
       let statistics = sqlite.commitStatistics
       print(
         CommitLine.line(

@@ -119,12 +119,11 @@ extension ParleyBench {
           }
         }
       }
-      // Checked here, so that the row can be built without throwing.
-      if kinds.contains(.postgres) { _ = try PostgresBench.rowURL() }
-      var benchRows = kinds.map { row($0, seedFile: seedFile) }
+      let rows = try kinds.map { try row($0, seedFile: seedFile) }
+      var benchRows = rows
       if let compareBinary {
         benchRows += twins(
-          of: kinds, seedFile: seedFile,
+          of: rows, kinds: kinds,
           named: URL(fileURLWithPath: compareBinary).lastPathComponent
         ) { twin in
           twin.command[0] = compareBinary
@@ -137,13 +136,13 @@ extension ParleyBench {
         }
       }
       if comparePools {
-        benchRows += twins(of: kinds, seedFile: seedFile, named: "jobs on event loops") {
+        benchRows += twins(of: rows, kinds: kinds, named: "jobs on event loops") {
           $0.environment["PARLEY_BENCH_EVENT_LOOPS"] = "1"
         }
       }
       for pages in compareWalAutocheckpoint {
         benchRows += twins(
-          of: kinds, where: \.usesSQLite, seedFile: seedFile,
+          of: rows, kinds: kinds, where: \.usesSQLite,
           named: "WAL auto-checkpoint \(pages) pages"
         ) {
           $0.environment["PARLEY_BENCH_WAL_AUTOCHECKPOINT"] = String(pages)
@@ -151,7 +150,7 @@ extension ParleyBench {
       }
       if compareWithoutCheckpointer {
         benchRows += twins(
-          of: kinds, where: \.usesSQLite, seedFile: seedFile, named: "no checkpointer"
+          of: rows, kinds: kinds, where: \.usesSQLite, named: "no checkpointer"
         ) {
           $0.environment["PARLEY_BENCH_CHECKPOINTER"] = "0"
         }
@@ -178,15 +177,15 @@ extension ParleyBench {
       printTargets(kinds: kinds, results: results)
     }
 
-    /// The Parley rows among `kinds` (those that pass `include`) again, each changed by `change`,
-    /// `named` in parentheses. Each is the twin of its row: the row at its kind's index in
-    /// `kinds`, which the rows of the table start with.
+    /// Copies of the Parley rows among `rows` (those whose kind passes `include`), each changed by
+    /// `change`, `named` in parentheses. `rows` are the table's own rows, one per kind of `kinds`
+    /// in the same order, and each copy is the twin of the row it copies.
     func twins(
-      of kinds: [RowKind], where include: (RowKind) -> Bool = { _ in true }, seedFile: String,
+      of rows: [BenchRow], kinds: [RowKind], where include: (RowKind) -> Bool = { _ in true },
       named name: String, _ change: (inout BenchRow) -> Void
     ) -> [BenchRow] {
       kinds.indices.filter { kinds[$0].isParley && include(kinds[$0]) }.map { index in
-        var twin = row(kinds[index], seedFile: seedFile)
+        var twin = rows[index]
         twin.name += " (\(name))"
         twin.twinOf = index
         change(&twin)
@@ -195,7 +194,7 @@ extension ParleyBench {
     }
 
     /// How `kind` is launched.
-    func row(_ kind: RowKind, seedFile: String) -> BenchRow {
+    func row(_ kind: RowKind, seedFile: String) throws -> BenchRow {
       let this = CommandLine.arguments[0]
       let serve = [this, "serve", "--port", String(port)]
       let database = "\(workDirectory)/\(kind.rawValue).sqlite"
@@ -229,11 +228,10 @@ extension ParleyBench {
           command: serve + ["--store", "sqlite-normal", "--database", database],
           copy: (seedFile, database))
       case .postgres:
-        // `run()` has checked PARLEY_POSTGRES_URL before any row is built.
         return BenchRow(
           name: "Parley, PostgreSQL (local, fsync'd)",
           command: serve + ["--store", "postgres"],
-          environment: ["PARLEY_POSTGRES_URL": (try? PostgresBench.rowURL()) ?? ""],
+          environment: ["PARLEY_POSTGRES_URL": try PostgresBench.rowURL()],
           freshPostgresDatabase: PostgresBench.database)
       case .flask, .flaskThreads:
         let cores = sysconf(Int32(_SC_NPROCESSORS_ONLN))

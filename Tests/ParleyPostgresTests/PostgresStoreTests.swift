@@ -30,12 +30,9 @@ extension PostgresTests {
         try await group.waitForAll()
       }
       try await withPostgresStore(url: url) { store in
-        var names: [String] = []
-        for try await name in try await store.client.query(
+        let names = try await store.client.query(
           "SELECT name FROM parley_migrations ORDER BY name"
-        ).decode(String.self) {
-          names.append(name)
-        }
+        ).collect().decode(String.self)
         #expect(
           names == [
             "v1 sessions and processed messages", "v2 opt-outs and their audit trail",
@@ -87,12 +84,9 @@ extension PostgresTests {
         #expect(live.generation == 3 && live.data == Array("{}".utf8))
         #expect(live.expiresAt.millisecondsSince1970 == expiries[1])
         // PostgreSQL derives the buckets with the width the sweep uses.
-        var buckets: [Int64] = []
-        for try await bucket in try await store.client.query(
+        let buckets = try await store.client.query(
           "SELECT expiry_bucket FROM parley_session ORDER BY expires_at"
-        ).decode(Int64.self) {
-          buckets.append(bucket)
-        }
+        ).collect().decode(Int64.self)
         #expect(
           buckets == expiries.map { SessionExpiryBucket.of(WallInstant(millisecondsSince1970: $0)) }
         )
@@ -130,10 +124,9 @@ extension PostgresTests {
         // The statistics reach the view once the store's connections have flushed them.
         var counts: (updates: Int, heapOnly: Int) = (0, 0)
         for _ in 0..<300 {
-          let rows = try await store.client.query(
+          for row in try await store.client.query(
             "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = 'parley_session'"
-          ).decode((Int, Int).self)
-          for try await row in rows { counts = (row.0, row.1) }
+          ).collect().decode((Int, Int).self) { counts = (row.0, row.1) }
           if counts.updates >= 21 { break }
           try await Task.sleep(for: .milliseconds(100))
         }

@@ -40,10 +40,20 @@ package struct KeyedHMAC<H: HashFunction>: @unchecked Sendable {
   /// generically: that comparison of a 20-byte code was 14% of a webhook's signature check.
   package func isValid(_ expected: [UInt8], for message: [UInt8]) -> Bool {
     self.code(for: message).withUnsafeBytes { actual in
-      guard actual.count == expected.count else { return false }
-      var difference: UInt8 = 0
-      for index in 0..<actual.count { difference |= actual[index] ^ expected[index] }
-      return difference == 0
+      expected.withUnsafeBytes { constantTimeEquals(actual, $0) }
     }
   }
+}
+
+/// Whether two byte strings are equal, in a time that depends on their lengths only.
+func constantTimeEquals(_ lhs: UnsafeRawBufferPointer, _ rhs: UnsafeRawBufferPointer) -> Bool {
+  guard lhs.count == rhs.count else { return false }
+  var difference: UInt8 = 0
+  for index in 0..<lhs.count { difference |= lhs[index] ^ rhs[index] }
+  return difference == 0
+}
+
+/// The same comparison of two arrays.
+func constantTimeEquals(_ lhs: [UInt8], _ rhs: [UInt8]) -> Bool {
+  lhs.withUnsafeBytes { left in rhs.withUnsafeBytes { constantTimeEquals(left, $0) } }
 }

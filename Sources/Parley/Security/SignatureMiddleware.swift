@@ -201,10 +201,3 @@ public struct SignatureMiddleware: MessagingMiddleware {
     try await next(status)
   }
 }
-
-func constantTimeEquals(_ lhs: [UInt8], _ rhs: [UInt8]) -> Bool {
-  guard lhs.count == rhs.count else { return false }
-  var difference: UInt8 = 0
-  for index in lhs.indices { difference |= lhs[index] ^ rhs[index] }
-  return difference == 0
-}
