@@ -181,6 +181,87 @@ import Testing
     }
   }
 
+  /// ``DialogState`` through its synthesized `Codable` conformance, which `StoredJSON` otherwise
+  /// bypasses with its fast path.
+  struct ViaCodable: Codable {
+    var state: DialogState
+    init(_ state: DialogState) { self.state = state }
+    init(from decoder: any Decoder) throws { state = try DialogState(from: decoder) }
+    func encode(to encoder: any Encoder) throws { try state.encode(to: encoder) }
+  }
+
+  static func randomState(using generator: inout SplitMix64) -> DialogState {
+    let texts = ["", "name", "age", "a/b", "quote \" and \\", "line\nbreak\u{1}", "é 日本 🇺🇸"]
+    func text() -> String {
+      texts.randomElement(using: &generator)! + String(Int.random(in: 0..<100, using: &generator))
+    }
+    var state = DialogState()
+    if Bool.random(using: &generator) { state.position = text() }
+    state.attempts = [0, 1, 7, -3, Int.max, Int.min].randomElement(using: &generator)!
+    state.history = (0..<Int.random(in: 0..<6, using: &generator)).map { _ in text() }
+    if Bool.random(using: &generator) { state.fingerprint = text() }
+    state.finished = Bool.random(using: &generator)
+    return state
+  }
+
+  @Test func dialogStatesFastPathWritesAndReadsWhatItsCodableConformanceDoes() throws {
+    var generator = SplitMix64(seed: 0xD1A1_0657)
+    for _ in 0..<500 {
+      let state = Self.randomState(using: &generator)
+      let fast = try StoredJSON.encode(state)
+      #expect(fast == (try StoredJSON.encode(ViaCodable(state))))
+      let tree = try fast.withUnsafeBufferPointer { bytes in
+        var parser = JSONParser(bytes)
+        return try parser.parseDocument()
+      }
+      #expect(DialogState(storedJSON: tree) == state, "the fast path reads its own bytes")
+      #expect(try StoredJSON.decode(DialogState.self, from: fast) == state)
+      #expect(try JSONDecoder().decode(DialogState.self, from: Data(fast)) == state)
+      let foundation = try JSONEncoder().encode(state)
+      #expect(try StoredJSON.decode(DialogState.self, from: Array(foundation)) == state)
+      // Inside a session, as the session middleware stores it.
+      var session = DialogSession<SurveyAnswers>()
+      session.state = state
+      session.answers.name = "Ada"
+      try expectInterchangeable(SurveySession(session))
+    }
+  }
+
+  /// Shapes the fast path leaves to the synthesized decoder, and ones it reads itself: either way
+  /// the outcome is the conformance's, the same value or the same kind of error.
+  @Test func dialogStatesOddShapesDecodeAsTheirCodableConformanceDecodesThem() throws {
+    let plain = #""attempts":1,"finished":false,"history":["a"]"#
+    let documents = [
+      "{\(plain)}", #"{\#(plain),"position":"age","fingerprint":"f"}"#,
+      #"{\#(plain),"position":null,"fingerprint":null}"#,
+      #"{\#(plain),"position":"first","position":"second","extra":[1,{"x":2}]}"#,
+      #"{\#(plain),"position":null,"position":"second"}"#,
+      #"{"attempts":2.0,"finished":true,"history":[]}"#,
+      #"{"attempts":1e1,"finished":true,"history":[]}"#,
+      #"{"attempts":2.5,"finished":true,"history":[]}"#,
+      #"{"attempts":1,"attempts":"x","finished":true,"history":[]}"#,
+      #"{"finished":true,"history":[]}"#, #"{"attempts":null,"finished":true,"history":[]}"#,
+      #"{"attempts":1,"finished":"yes","history":[]}"#, #"{"attempts":1,"history":[]}"#,
+      #"{"attempts":1,"finished":true,"history":["a",2]}"#,
+      #"{"attempts":1,"finished":true,"history":null}"#,
+      #"{"attempts":1,"finished":true,"history":[],"position":3}"#,
+      #"{"attempts":99999999999999999999,"finished":true,"history":[]}"#, "[]", "null", "{}",
+    ]
+    for document in documents {
+      let bytes = Array(document.utf8)
+      let fast = Result { try StoredJSON.decode(DialogState.self, from: bytes) }
+      let codable = Result { try StoredJSON.decode(ViaCodable.self, from: bytes).state }
+      switch (fast, codable) {
+      case (.success(let ours), .success(let theirs)):
+        #expect(ours == theirs, "\(document)")
+      case (.failure(let ours), .failure(let theirs)):
+        #expect("\(ours)" == "\(theirs)", "\(document)")
+      default:
+        Issue.record("\(document): \(fast) against \(codable)")
+      }
+    }
+  }
+
   @Test func objectsAreWrittenWithKeysInByteOrderSoEqualStatesEncodeEqually() throws {
     struct Small: Codable {
       var zebra = 1

@@ -40,12 +40,13 @@ final class JSONTreeEncoder: Encoder, SingleValueEncodingContainer {
     self.codingPath = codingPath
   }
 
-  /// `value` as a tree: scalars and Foundation's special cases directly, anything else through
-  /// its `encode(to:)`.
+  /// `value` as a tree: scalars, Foundation's special cases and ``DialogState`` directly,
+  /// anything else through its `encode(to:)`.
   static func box<T: Encodable>(
     _ value: T, codingPath: @autoclosure () -> [any CodingKey]
   ) throws -> EncodedJSON {
     if let scalar = try scalar(value, codingPath: codingPath()) { return scalar }
+    if T.self == DialogState.self { return reinterpret(value, as: DialogState.self).storedJSON }
     let encoder = JSONTreeEncoder(codingPath: codingPath())
     try value.encode(to: encoder)
     return encoder.value ?? .object(EncodedObject())
