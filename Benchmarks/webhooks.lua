@@ -2,6 +2,15 @@
 -- each thread its own share of the lines, each line once before any is sent again (`wraps` counts
 -- a thread starting over: a row whose runs wrap sends repeated MessageSids, which Parley answers
 -- from its dedupe record). Prints one line of figures for ParleyBench to read.
+--
+-- wrk runs each thread's init() in its main thread and starts that thread right after it, then
+-- starts its clock once the last thread is started. Each init reads the whole file (about 2 s), so
+-- thread 1 of 2 sent requests for 2 s before the clock started, all counted in a 10-s run's rate.
+-- Here the last thread's init leaves a file at PARLEY_BENCH_READY, and no thread sends its first
+-- request before that file exists. (wrk's main thread calls thread 0's request() once, to check
+-- it, before starting any thread: that call must not wait.)
+local ffi = require("ffi")
+ffi.cdef("int usleep(unsigned int usec);")
 local threads = {}
 
 function setup(thread)
@@ -28,9 +37,34 @@ function init(args)
   end
   next_ = 0
   wraps = 0
+  ready_ = os.getenv("PARLEY_BENCH_READY")
+  started_ = false
+  -- Only thread 0's first request() is wrk's check, made before any thread starts.
+  checked_ = id ~= 0
+  if id == count - 1 then
+    io.open(ready_, "w"):close()
+  end
+end
+
+-- Returns once the last thread's init() has run (at once after the first time).
+local function wait_until_ready()
+  while not started_ do
+    local file = io.open(ready_, "r")
+    if file then
+      file:close()
+      started_ = true
+    else
+      ffi.C.usleep(1000)
+    end
+  end
 end
 
 function request()
+  if checked_ then
+    wait_until_ready()
+  else
+    checked_ = true
+  end
   next_ = next_ + 1
   if next_ > #requests_ then
     next_ = 1

@@ -7,10 +7,12 @@ import Foundation
 /// What one run of wrk against one server measured.
 struct RunFigures: Sendable {
   var requestsPerSecond: Double
+  /// How long wrk sent requests (its own measure, without its start-up).
+  var loadSeconds: Double
   var p50: Double
   var p99: Double
   var max: Double
-  /// Cores the server used on average (CPU seconds / wall seconds).
+  /// Cores the server used on average while loaded (CPU seconds / ``loadSeconds``).
   var cores: Double
   /// Peak resident memory of the server's processes, in MiB.
   var peakMiB: Double
