@@ -262,6 +262,57 @@ import Testing
     }
   }
 
+  @Test func dialogSessionsFastPathWritesAndReadsWhatTheirCodableConformanceDoes() throws {
+    var generator = SplitMix64(seed: 0x5E55_1077)
+    for _ in 0..<300 {
+      var session = DialogSession<SurveyAnswers>()
+      session.state = Self.randomState(using: &generator)
+      if Bool.random(using: &generator) { session.answers.name = "Ada \"/\\ \u{2}" }
+      if Bool.random(using: &generator) {
+        session.answers.age = Int.random(in: -5...120, using: &generator)
+      }
+      if Bool.random(using: &generator) { session.answers.student = Bool.random(using: &generator) }
+      let fast = try StoredJSON.encode(session)
+      #expect(fast == (try StoredJSON.encode(SurveySession(session))), "the conformance's bytes")
+      let decoded = try StoredJSON.decode(DialogSession<SurveyAnswers>.self, from: fast)
+      #expect(SurveySession(decoded) == SurveySession(session))
+      let foundation = try JSONDecoder().decode(DialogSession<SurveyAnswers>.self, from: Data(fast))
+      #expect(SurveySession(foundation) == SurveySession(session))
+    }
+  }
+
+  /// A session the fast path cannot read whole goes through the conformance, whose value or error
+  /// it gets.
+  @Test func dialogSessionsOddShapesDecodeAsTheirCodableConformanceDecodesThem() throws {
+    let state = #"{"attempts":0,"finished":false,"history":[]}"#
+    let documents = [
+      #"{"answers":{},"state":\#(state)}"#,
+      #"{"answers":{"name":"Ada","age":3},"state":\#(state)}"#,
+      #"{"state":\#(state),"answers":{"age":1},"answers":{"age":2},"extra":null}"#,
+      #"{"answers":{"age":"three"},"state":\#(state)}"#, #"{"answers":null,"state":\#(state)}"#,
+      #"{"state":\#(state)}"#, #"{"answers":{}}"#, #"{"answers":{},"state":null}"#,
+      #"{"answers":{},"state":{"attempts":2.0,"finished":false,"history":[]}}"#,
+      #"{"answers":{},"state":{"attempts":1,"history":[]}}"#,
+      #"{"answers":{"age":1.5},"state":[]}"#,
+      "[]", "null", "{}",
+    ]
+    for document in documents {
+      let bytes = Array(document.utf8)
+      let fast = Result {
+        SurveySession(try StoredJSON.decode(DialogSession<SurveyAnswers>.self, from: bytes))
+      }
+      let codable = Result { try StoredJSON.decode(SurveySession.self, from: bytes) }
+      switch (fast, codable) {
+      case (.success(let ours), .success(let theirs)):
+        #expect(ours == theirs, "\(document)")
+      case (.failure(let ours), .failure(let theirs)):
+        #expect("\(ours)" == "\(theirs)", "\(document)")
+      default:
+        Issue.record("\(document): \(fast) against \(codable)")
+      }
+    }
+  }
+
   @Test func objectsAreWrittenWithKeysInByteOrderSoEqualStatesEncodeEqually() throws {
     struct Small: Codable {
       var zebra = 1

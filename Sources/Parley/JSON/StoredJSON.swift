@@ -20,7 +20,9 @@
 package enum StoredJSON {
   /// Encodes `value` as JSON with its objects' keys sorted.
   package static func encode<T: Encodable>(_ value: T) throws -> [UInt8] {
-    let tree = try JSONTreeEncoder.box(value, codingPath: [])
+    let tree =
+      try (value as? any StoredJSONTopLevel)?.storedJSONTree()
+      ?? JSONTreeEncoder.box(value, codingPath: [])
     var output: [UInt8] = []
     output.reserveCapacity(256)
     JSONWriter.write(tree, into: &output)
@@ -40,6 +42,11 @@ package enum StoredJSON {
         .init(
           codingPath: [], debugDescription: "invalid JSON: \(error.reason) at byte \(error.offset)")
       )
+    }
+    if let type = T.self as? any StoredJSONTopLevel.Type,
+      let value = type.fromStoredJSON(tree, as: T.self)
+    {
+      return value
     }
     return try JSONTreeDecoder.unbox(tree, as: T.self, codingPath: [])
   }

@@ -91,3 +91,53 @@ extension DialogState {
     }
   }
 }
+
+/// A value whose top level ``StoredJSON`` writes and reads itself, without `Codable`'s keyed
+/// container; nil from either method hands the value to its `Codable` conformance, which then
+/// gives the result or the error it always gave.
+protocol StoredJSONTopLevel {
+  /// The tree its `encode(to:)` builds, or nil.
+  func storedJSONTree() -> EncodedJSON?
+  /// The value in `node`, as a `T` (which is `Self`), or nil.
+  static func fromStoredJSON<T>(_ node: JSONNode, as type: T.Type) -> T?
+}
+
+/// A dialog's session: its ``DialogState`` through the fast path above, its answers (the app's
+/// own type) through their `Codable` conformance. Its own container was about half of the time
+/// left in decoding a session after the state's fast path; without it the JSON went from 16.6% to
+/// 15.0% of the app's samples in the in-process profile of the memory store.
+extension DialogSession: StoredJSONTopLevel {
+  private typealias Member = DialogSessionMember
+
+  func storedJSONTree() -> EncodedJSON? {
+    guard
+      let answers = try? JSONTreeEncoder.box(
+        answers, codingPath: [JSONCodingKey(stringValue: Member.answers)])
+    else { return nil }
+    let object = EncodedObject()
+    object.members = [(Member.answers, answers), (Member.state, state.storedJSON)]
+    return .object(object)
+  }
+
+  static func fromStoredJSON<T>(_ node: JSONNode, as type: T.Type) -> T? {
+    // Of a member given twice, the first, as the keyed container reads it.
+    guard case .object(let members) = node,
+      let stateNode = members.first(where: { $0.key == Member.state })?.value,
+      let answersNode = members.first(where: { $0.key == Member.answers })?.value,
+      let state = DialogState(storedJSON: stateNode),
+      let answers = try? JSONTreeDecoder.unbox(
+        answersNode, as: Answers.self, codingPath: [JSONCodingKey(stringValue: Member.answers)])
+    else { return nil }
+    var session = Self()
+    session.state = state
+    session.answers = answers
+    return reinterpret(session, as: T.self)
+  }
+}
+
+/// The names of `DialogSession`'s synthesized `CodingKeys` (a generic type holds no static
+/// stored property of its own).
+private enum DialogSessionMember {
+  static let answers = "answers"
+  static let state = "state"
+}
