@@ -204,6 +204,22 @@ import Testing
     return state
   }
 
+  /// A fast path and the `Codable` conformance it stands in for decoded `document` alike: to
+  /// equal values, or to errors that read the same.
+  private func expectSameOutcome<V: Equatable>(
+    _ fast: Result<V, any Error>, _ codable: Result<V, any Error>, _ document: String,
+    sourceLocation: SourceLocation = #_sourceLocation
+  ) {
+    switch (fast, codable) {
+    case (.success(let ours), .success(let theirs)):
+      #expect(ours == theirs, "\(document)", sourceLocation: sourceLocation)
+    case (.failure(let ours), .failure(let theirs)):
+      #expect("\(ours)" == "\(theirs)", "\(document)", sourceLocation: sourceLocation)
+    default:
+      Issue.record("\(document): \(fast) against \(codable)", sourceLocation: sourceLocation)
+    }
+  }
+
   @Test func dialogStatesFastPathWritesAndReadsWhatItsCodableConformanceDoes() throws {
     var generator = SplitMix64(seed: 0xD1A1_0657)
     for _ in 0..<500 {
@@ -251,14 +267,7 @@ import Testing
       let bytes = Array(document.utf8)
       let fast = Result { try StoredJSON.decode(DialogState.self, from: bytes) }
       let codable = Result { try StoredJSON.decode(ViaCodable.self, from: bytes).state }
-      switch (fast, codable) {
-      case (.success(let ours), .success(let theirs)):
-        #expect(ours == theirs, "\(document)")
-      case (.failure(let ours), .failure(let theirs)):
-        #expect("\(ours)" == "\(theirs)", "\(document)")
-      default:
-        Issue.record("\(document): \(fast) against \(codable)")
-      }
+      expectSameOutcome(fast, codable, document)
     }
   }
 
@@ -302,14 +311,7 @@ import Testing
         SurveySession(try StoredJSON.decode(DialogSession<SurveyAnswers>.self, from: bytes))
       }
       let codable = Result { try StoredJSON.decode(SurveySession.self, from: bytes) }
-      switch (fast, codable) {
-      case (.success(let ours), .success(let theirs)):
-        #expect(ours == theirs, "\(document)")
-      case (.failure(let ours), .failure(let theirs)):
-        #expect("\(ours)" == "\(theirs)", "\(document)")
-      default:
-        Issue.record("\(document): \(fast) against \(codable)")
-      }
+      expectSameOutcome(fast, codable, document)
     }
   }
 
