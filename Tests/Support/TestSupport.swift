@@ -51,6 +51,21 @@ public final class RawConnection {
     try await outbound.write(ByteBuffer(bytes: bytes))
   }
 
+  /// Sends `text`; false when the peer had already closed the connection (the write then fails
+  /// with the errors ``readResponse()`` reads as a close).
+  public func sendUnlessClosed(_ text: String) async throws -> Bool {
+    do {
+      try await send(text)
+      return true
+    } catch let error as ChannelError where error == .ioOnClosedChannel || error == .eof {
+      closed = true
+      return false
+    } catch let error as IOError where error.errnoCode == ECONNRESET || error.errnoCode == EPIPE {
+      closed = true
+      return false
+    }
+  }
+
   /// Reads more bytes; false when the peer closed.
   private func fill() async throws -> Bool {
     do {
