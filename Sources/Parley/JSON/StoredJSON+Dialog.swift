@@ -1,16 +1,18 @@
-/// Parley's own ``DialogState``, which every turn of a dialog decodes and encodes again, read and
-/// written by ``StoredJSON`` without going through `Codable`'s containers.
+/// Parley's own ``DialogState`` and ``DialogSession``, which every turn of a dialog decodes and
+/// encodes again, read and written by ``StoredJSON`` without going through `Codable`'s containers
+/// (``StoredJSONFastPath``).
 ///
-/// Its synthesized `Codable` conformance went through a keyed container per state, a box per
-/// container and a generic call per member: in the in-process profile of the memory store, about
-/// 6% of a turn's samples. Without them, `ParleyBench pipeline --stores memory` spent 98, 100 and
-/// 108 µs of CPU per turn against 119, 118 and 122 before, alternated in one session. The tree built here is the one that conformance builds, member for
-/// member (`position` and `fingerprint` left out when nil, as `encodeIfPresent` does), so the bytes
-/// are the same. A tree that is not the plain shape the fast path knows (a member missing or null
-/// where the type needs a value, a number written as `2.0`, any other type) goes through the
-/// synthesized conformance instead, which decodes what it can and throws its own errors.
-/// `StoredJSONTests` compares both paths, and Foundation's coder, on random states.
-extension DialogState {
+/// The state's synthesized `Codable` conformance went through a keyed container per state, a box
+/// per container and a generic call per member: in the in-process profile of the memory store,
+/// about 6% of a turn's samples. Without them, `ParleyBench pipeline --stores memory` spent 98,
+/// 100 and 108 µs of CPU per turn against 119, 118 and 122 before, alternated in one session.
+/// The tree built here is the one that conformance builds, member for member (`position` and
+/// `fingerprint` left out when nil, as `encodeIfPresent` does), so the bytes are the same. A tree
+/// that is not the plain shape the fast path knows (a member missing or null where the type needs
+/// a value, a number written as `2.0`, any other type) goes through the synthesized conformance
+/// instead, which decodes what it can and throws its own errors. `StoredJSONTests` compares both
+/// paths, and Foundation's coder, on random states.
+extension DialogState: StoredJSONFastPath {
   /// The names of the synthesized `CodingKeys`, in byte order (the order they are written in).
   private enum Member {
     static let attempts = "attempts"
@@ -82,6 +84,14 @@ extension DialogState {
     self.fingerprint = fingerprint ?? nil
   }
 
+  static func storedJSONTree<T>(of value: T) -> EncodedJSON? {
+    reinterpret(value, as: DialogState.self).storedJSON
+  }
+
+  static func fromStoredJSON<T>(_ node: JSONNode, as type: T.Type) -> T? {
+    DialogState(storedJSON: node).map { reinterpret($0, as: T.self) }
+  }
+
   /// A string member that may be null: `.some(nil)` for null, nil for another type.
   private static func optionalString(_ node: JSONNode) -> String?? {
     switch node {
@@ -92,30 +102,21 @@ extension DialogState {
   }
 }
 
-/// A value whose top level ``StoredJSON`` writes and reads itself, without `Codable`'s keyed
-/// container; nil from either method hands the value to its `Codable` conformance, which then
-/// gives the result or the error it always gave.
-protocol StoredJSONTopLevel {
-  /// The tree its `encode(to:)` builds, or nil.
-  func storedJSONTree() -> EncodedJSON?
-  /// The value in `node`, as a `T` (which is `Self`), or nil.
-  static func fromStoredJSON<T>(_ node: JSONNode, as type: T.Type) -> T?
-}
-
 /// A dialog's session: its ``DialogState`` through the fast path above, its answers (the app's
 /// own type) through their `Codable` conformance. Its own container was about half of the time
 /// left in decoding a session after the state's fast path; without it the JSON went from 16.6% to
 /// 15.0% of the app's samples in the in-process profile of the memory store.
-extension DialogSession: StoredJSONTopLevel {
+extension DialogSession: StoredJSONFastPath {
   private typealias Member = DialogSessionMember
 
-  func storedJSONTree() -> EncodedJSON? {
+  static func storedJSONTree<T>(of value: T) -> EncodedJSON? {
+    let session = reinterpret(value, as: Self.self)
     guard
       let answers = try? JSONTreeEncoder.box(
-        answers, codingPath: [JSONCodingKey(stringValue: Member.answers)])
+        session.answers, codingPath: [JSONCodingKey(stringValue: Member.answers)])
     else { return nil }
     let object = EncodedObject()
-    object.members = [(Member.answers, answers), (Member.state, state.storedJSON)]
+    object.members = [(Member.answers, answers), (Member.state, session.state.storedJSON)]
     return .object(object)
   }
 

@@ -20,9 +20,7 @@
 package enum StoredJSON {
   /// Encodes `value` as JSON with its objects' keys sorted.
   package static func encode<T: Encodable>(_ value: T) throws -> [UInt8] {
-    let tree =
-      try (value as? any StoredJSONTopLevel)?.storedJSONTree()
-      ?? JSONTreeEncoder.box(value, codingPath: [])
+    let tree = try JSONTreeEncoder.box(value, codingPath: [])
     var output: [UInt8] = []
     output.reserveCapacity(256)
     JSONWriter.write(tree, into: &output)
@@ -43,11 +41,6 @@ package enum StoredJSON {
           codingPath: [], debugDescription: "invalid JSON: \(error.reason) at byte \(error.offset)")
       )
     }
-    if let type = T.self as? any StoredJSONTopLevel.Type,
-      let value = type.fromStoredJSON(tree, as: T.self)
-    {
-      return value
-    }
     return try JSONTreeDecoder.unbox(tree, as: T.self, codingPath: [])
   }
 }
@@ -57,6 +50,20 @@ package enum StoredJSON {
 @inline(__always)
 func reinterpret<T, U>(_ value: T, as type: U.Type) -> U {
   withUnsafePointer(to: value) { UnsafeRawPointer($0).load(as: U.self) }
+}
+
+/// A type whose tree ``StoredJSON`` builds and reads itself, at any depth, without `Codable`'s
+/// containers: for Parley's own types that every dialog turn decodes and encodes again. Nil from
+/// either method hands the value to its `Codable` conformance, which then gives the result or the
+/// error it always gave; a tree built here must be the one that conformance builds, so the bytes
+/// are the same either way.
+protocol StoredJSONFastPath {
+  /// The tree the `encode(to:)` of `value` (a `T` which is `Self`: the encoder calls it through
+  /// the metatype, so the value is not boxed in an existential) builds, or nil.
+  static func storedJSONTree<T>(of value: T) -> EncodedJSON?
+  /// The value in `node`, as a `T` (which is `Self`: the decoder calls it through the metatype of
+  /// the type it was asked for), or nil.
+  static func fromStoredJSON<T>(_ node: JSONNode, as type: T.Type) -> T?
 }
 
 /// Keys of super-encoders and array positions.

@@ -297,8 +297,8 @@ final class JSONTreeDecoder: Decoder, SingleValueDecodingContainer {
     self.codingPath = codingPath
   }
 
-  /// A `T` from `node`: scalars, Foundation's special cases and ``DialogState`` directly,
-  /// anything else through its `init(from:)`.
+  /// A `T` from `node`: scalars, Foundation's special cases and ``StoredJSONFastPath`` types
+  /// directly, anything else through its `init(from:)`.
   static func unbox<T: Decodable>(
     _ node: JSONNode, as type: T.Type, codingPath: @autoclosure () -> [any CodingKey]
   ) throws -> T {
@@ -366,8 +366,10 @@ final class JSONTreeDecoder: Decoder, SingleValueDecodingContainer {
     if type == UInt64.self {
       return reinterpret(try integer(node, UInt64.self, codingPath()), as: T.self)
     }
-    if type == DialogState.self, let state = DialogState(storedJSON: node) {
-      return reinterpret(state, as: T.self)
+    if let fast = type as? any StoredJSONFastPath.Type,
+      let value = fast.fromStoredJSON(node, as: T.self)
+    {
+      return value
     }
     return try T(from: JSONTreeDecoder(node: node, codingPath: codingPath()))
   }

@@ -40,13 +40,16 @@ final class JSONTreeEncoder: Encoder, SingleValueEncodingContainer {
     self.codingPath = codingPath
   }
 
-  /// `value` as a tree: scalars, Foundation's special cases and ``DialogState`` directly,
-  /// anything else through its `encode(to:)`.
+  /// `value` as a tree: scalars, Foundation's special cases and ``StoredJSONFastPath`` types
+  /// directly, anything else through its `encode(to:)`.
   static func box<T: Encodable>(
     _ value: T, codingPath: @autoclosure () -> [any CodingKey]
   ) throws -> EncodedJSON {
     if let scalar = try scalar(value, codingPath: codingPath()) { return scalar }
-    if T.self == DialogState.self { return reinterpret(value, as: DialogState.self).storedJSON }
+    if let fast = T.self as? any StoredJSONFastPath.Type, let tree = fast.storedJSONTree(of: value)
+    {
+      return tree
+    }
     let encoder = JSONTreeEncoder(codingPath: codingPath())
     try value.encode(to: encoder)
     return encoder.value ?? .object(EncodedObject())
