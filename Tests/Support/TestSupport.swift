@@ -51,16 +51,12 @@ public final class RawConnection {
     try await outbound.write(ByteBuffer(bytes: bytes))
   }
 
-  /// Sends `text`; false when the peer had already closed the connection (the write then fails
-  /// with the errors ``readResponse()`` reads as a close).
+  /// Sends `text`; false when the peer had already closed the connection.
   public func sendUnlessClosed(_ text: String) async throws -> Bool {
     do {
       try await send(text)
       return true
-    } catch let error as ChannelError where error == .ioOnClosedChannel || error == .eof {
-      closed = true
-      return false
-    } catch let error as IOError where error.errnoCode == ECONNRESET || error.errnoCode == EPIPE {
+    } catch  where Self.isClose(error) {
       closed = true
       return false
     }
@@ -75,12 +71,18 @@ public final class RawConnection {
       }
       buffer.append(contentsOf: chunk.readableBytesView)
       return true
-    } catch let error as ChannelError where error == .ioOnClosedChannel || error == .eof {
+    } catch  where Self.isClose(error) {
       closed = true
       return false
-    } catch let error as IOError where error.errnoCode == ECONNRESET {
-      closed = true
-      return false
+    }
+  }
+
+  /// Whether a read or write failed because the peer had closed the connection.
+  private static func isClose(_ error: any Error) -> Bool {
+    switch error {
+    case let error as ChannelError: error == .ioOnClosedChannel || error == .eof
+    case let error as IOError: error.errnoCode == ECONNRESET || error.errnoCode == EPIPE
+    default: false
     }
   }
 
