@@ -116,10 +116,11 @@ enum Workload {
         sql: """
           WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ? - 1)
           INSERT INTO parley_session
-            (conversation_key, session_id, generation, data, created_at, updated_at, expires_at)
-          SELECT printf('+1555%07d|%s', i, ?), lower(hex(randomblob(16))), 1, ?, ?, ?, ? FROM n
+            (conversation_key, session_id, generation, data, created_at, updated_at, expires_at,
+             sweep_at)
+          SELECT printf('+1555%07d|%s', i, ?), lower(hex(randomblob(16))), 1, ?, ?, ?, ?, ? FROM n
           """,
-        arguments: [count, to, Data(state), now, now, now + 4 * 3_600_000])
+        arguments: [count, to, Data(state), now, now, now + 4 * 3_600_000, now + 4 * 3_600_000])
       try db.execute(
         sql: """
           WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ? - 1)

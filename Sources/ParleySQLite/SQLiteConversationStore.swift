@@ -7,7 +7,8 @@ public import Parley
 /// in its own savepoint; with ``SQLiteDurability/full`` the transaction is fsync'd before any of
 /// their ``commit(_:)`` calls returns. Likewise the snapshots asked for while the writer is busy
 /// are read together, in one read transaction on the writer's connection. Expired rows are found
-/// through an index on `expires_at`.
+/// through indexes: dedupe records by their expiry, sessions by a sweep time that trails theirs by
+/// up to ten minutes, so a turn that slides a session's expiry seldom writes an index entry.
 ///
 /// A turn's own queries and writes go straight through SQLite's C interface, and each value read
 /// must have the type Parley wrote: a row damaged or written by another tool with a value of
@@ -103,22 +104,31 @@ public struct SQLiteConversationStore: ConversationStore {
     }
   }
 
+  /// Deletes up to a number of sessions whose sweep time is at or before a time
+  /// (``SessionSweepTime/sweepable(at:)``), oldest first, through the sweep time's index.
+  static let sweepSessionsSQL = """
+    DELETE FROM parley_session WHERE conversation_key IN (
+      SELECT conversation_key FROM parley_session WHERE sweep_at <= ? ORDER BY sweep_at LIMIT ?)
+    """
+  /// Deletes up to a number of dedupe records expired by a time, oldest first, through their
+  /// expiry's index.
+  static let sweepDedupeRecordsSQL = """
+    DELETE FROM parley_processed_message WHERE sequence IN (
+      SELECT sequence FROM parley_processed_message WHERE expires_at <= ? ORDER BY expires_at
+      LIMIT ?)
+    """
+
+  /// Deletes up to `limit` expired sessions and dedupe records, oldest first. A session is
+  /// deleted at most ten minutes after it expired (``SessionSweepTime``); a dedupe record as soon
+  /// as it has.
   public func sweep(now: WallInstant, limit: Int) async throws -> SweepResult {
     try await database.pool.write { db in
-      let cutoff = now.millisecondsSince1970
       try db.execute(
-        sql: """
-          DELETE FROM parley_session WHERE conversation_key IN (
-            SELECT conversation_key FROM parley_session WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)
-          """,
-        arguments: [cutoff, limit])
+        sql: Self.sweepSessionsSQL,
+        arguments: [SessionSweepTime.sweepable(at: now), limit])
       let sessions = db.changesCount
       try db.execute(
-        sql: """
-          DELETE FROM parley_processed_message WHERE sequence IN (
-            SELECT sequence FROM parley_processed_message WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)
-          """,
-        arguments: [cutoff, limit])
+        sql: Self.sweepDedupeRecordsSQL, arguments: [now.millisecondsSince1970, limit])
       return SweepResult(sessions: sessions, dedupeRecords: db.changesCount)
     }
   }

@@ -150,6 +150,33 @@ public struct SQLiteDatabase: Sendable {
           CREATE INDEX parley_processed_message_expiry ON parley_processed_message (expires_at);
           """)
     }
+    migrator.registerMigration("v4 sessions found for sweeping by a trailing sweep time") { db in
+      // Indexed on `expires_at`, every turn moved its session's index entry (`SessionSweepTime`).
+      // The window (600,000 ms) must stay `SessionSweepTime.window`.
+      try db.execute(
+        sql: """
+          CREATE TABLE parley_session_v4 (
+            conversation_key TEXT PRIMARY KEY NOT NULL,
+            session_id TEXT NOT NULL CHECK (length(session_id) > 0),
+            generation INTEGER NOT NULL CHECK (generation >= 0),
+            data BLOB NOT NULL,
+            created_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL CHECK (updated_at >= created_at),
+            expires_at INTEGER NOT NULL,
+            sweep_at INTEGER NOT NULL
+              CHECK (sweep_at <= expires_at AND expires_at - sweep_at <= 600000)
+          ) WITHOUT ROWID;
+          INSERT INTO parley_session_v4
+            (conversation_key, session_id, generation, data, created_at, updated_at, expires_at,
+             sweep_at)
+          SELECT conversation_key, session_id, generation, data, created_at, updated_at,
+            expires_at, expires_at
+          FROM parley_session;
+          DROP TABLE parley_session;
+          ALTER TABLE parley_session_v4 RENAME TO parley_session;
+          CREATE INDEX parley_session_sweep ON parley_session (sweep_at);
+          """)
+    }
     return migrator
   }
 }

@@ -10,27 +10,44 @@ struct SQLiteTurnWrites: Sendable {
   enum SessionStatement: Sendable {
     /// Inserts a new session (``SQLiteTurnWrites/insertSessionSQL``).
     case insert([SQLiteArgument])
-    /// Updates, touches or deletes the session read before the turn: one statement whose `WHERE`
-    /// names that version, and which must change exactly one row.
-    case change(sql: String, arguments: [SQLiteArgument])
+    /// Updates, touches or deletes the session read before the turn: statements whose `WHERE`
+    /// names that version, with the same arguments, tried in order until one changes the row.
+    /// None changing it means the session changed since it was read.
+    case change(statements: [String], arguments: [SQLiteArgument])
   }
 
   static let insertSessionSQL = """
-    INSERT INTO parley_session (\(SessionRow.columns)) VALUES (?, ?, ?, ?, ?, ?, ?)
+    INSERT INTO parley_session (\(SessionRow.columns), sweep_at)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)
     """
   /// The insert's seven arguments (``SessionRow/arguments(_:)``), then the version replaced.
-  static let updateSessionSQL = """
-    UPDATE parley_session
-    SET session_id = ?2, generation = ?3, data = ?4, created_at = ?5, updated_at = ?6,
-      expires_at = ?7
-    WHERE conversation_key = ?1 AND session_id = ?8 AND generation = ?9
-    """
-  static let touchSessionSQL = """
-    UPDATE parley_session SET updated_at = ?, expires_at = ?
-    WHERE conversation_key = ? AND session_id = ? AND generation = ?
-    """
+  static let updateSessionSQL = slidingStatements(
+    set: """
+      session_id = ?2, generation = ?3, data = ?4, created_at = ?5, updated_at = ?6,
+        expires_at = ?7
+      """,
+    expiry: "?7", version: "conversation_key = ?1 AND session_id = ?8 AND generation = ?9")
+  /// The time updated, the new expiry, then the version touched.
+  static let touchSessionSQL = slidingStatements(
+    set: "updated_at = ?1, expires_at = ?2", expiry: "?2",
+    version: "conversation_key = ?3 AND session_id = ?4 AND generation = ?5")
   static let deleteSessionSQL =
     "DELETE FROM parley_session WHERE conversation_key = ? AND session_id = ? AND generation = ?"
+
+  /// The two statements that slide a session's expiry (``SessionSweepTime``): the first leaves
+  /// `sweep_at`, and with it the sweep's index, as it is, and applies only while the new expiry
+  /// stays within the window after it; the second, run when the first changed nothing, moves
+  /// `sweep_at` to the new expiry.
+  static func slidingStatements(set: String, expiry: String, version: String) -> [String] {
+    [
+      """
+      UPDATE parley_session SET \(set)
+      WHERE \(version)
+        AND \(expiry) BETWEEN sweep_at AND sweep_at + \(SessionSweepTime.window)
+      """,
+      "UPDATE parley_session SET \(set), sweep_at = \(expiry) WHERE \(version)",
+    ]
+  }
 
   /// When the turn committed.
   var now: WallInstant
@@ -52,20 +69,20 @@ struct SQLiteTurnWrites: Sendable {
       session = .insert(SessionRow.arguments(record))
     case .save(let record, expected: let expected?):
       session = .change(
-        sql: Self.updateSessionSQL,
+        statements: Self.updateSessionSQL,
         arguments: SessionRow.arguments(record) + [
           .text(expected.id), .integer(expected.generation),
         ])
     case .touch(let key, let expected, let updatedAt, let expiresAt):
       session = .change(
-        sql: Self.touchSessionSQL,
+        statements: Self.touchSessionSQL,
         arguments: [
           .integer(updatedAt.millisecondsSince1970), .integer(expiresAt.millisecondsSince1970),
           .text(key.rawValue), .text(expected.id), .integer(expected.generation),
         ])
     case .delete(let key, let expected):
       session = .change(
-        sql: Self.deleteSessionSQL,
+        statements: [Self.deleteSessionSQL],
         arguments: [.text(key.rawValue), .text(expected.id), .integer(expected.generation)])
     case nil:
       session = nil
@@ -92,10 +109,11 @@ struct SQLiteTurnWrites: Sendable {
       {
         throw ConversationStoreError(.conflict, "a session already exists")
       }
-    case .change(let sql, let arguments):
-      if try db.run(sql, arguments) != 1 {
-        throw ConversationStoreError(.conflict, "session changed since it was read")
+    case .change(let statements, let arguments):
+      for sql in statements {
+        if try db.run(sql, arguments) == 1 { return }
       }
+      throw ConversationStoreError(.conflict, "session changed since it was read")
     case nil:
       break
     }

@@ -58,4 +58,47 @@ struct SQLiteMigrationTests {
     }
     #expect(sequences == [1, 2])
   }
+
+  @Test func sessionsSurviveTheMoveToASweepTime() async throws {
+    let path = TemporaryDirectory.file("v3.sqlite")
+    let expiries = [now.millisecondsSince1970 - 1, now.millisecondsSince1970 + 3_600_000]
+    // A database as the v3 schema left it: one session expired, one live.
+    do {
+      let pool = try DatabasePool(path: path)
+      try SQLiteDatabase.migrator.migrate(pool, upTo: "v3 processed messages in arrival order")
+      try await pool.write { [now] db in
+        for (index, expiry) in expiries.enumerated() {
+          try db.execute(
+            sql: """
+              INSERT INTO parley_session
+                (conversation_key, session_id, generation, data, created_at, updated_at,
+                 expires_at)
+              VALUES (?, 's', 3, x'7b7d', ?, ?, ?)
+              """,
+            arguments: [
+              "key\(index)", now.millisecondsSince1970 - 10, now.millisecondsSince1970 - 10,
+              expiry,
+            ])
+        }
+      }
+    }
+
+    let store = try SQLiteConversationStore(path: path)
+    let live = try #require(try await store.session(for: ConversationKey(rawValue: "key1")))
+    #expect(live.generation == 3 && live.data == Array("{}".utf8))
+    #expect(live.expiresAt.millisecondsSince1970 == expiries[1])
+    // Each session's sweep time starts at its expiry.
+    let sweepTimes = try await store.database.pool.read { db in
+      try Int64.fetchAll(db, sql: "SELECT sweep_at FROM parley_session ORDER BY conversation_key")
+    }
+    #expect(sweepTimes == expiries)
+    // The expired one is swept once its ten minutes have passed; the live one is kept, and
+    // its turns go on.
+    #expect(try await store.sweep(now: now, limit: 10).sessions == 0)
+    #expect(try await store.sweep(now: now.advanced(by: .seconds(600)), limit: 10).sessions == 1)
+    let later = now.advanced(by: .seconds(60))
+    try await store.commit(.touching(live, at: later))
+    #expect(
+      try await store.session(for: live.key)?.expiresAt == later.advanced(by: .seconds(4 * 3600)))
+  }
 }

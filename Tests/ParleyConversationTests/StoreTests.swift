@@ -68,6 +68,7 @@ struct SQLiteStoreTests {
         migrations == [
           "v1 sessions and processed messages", "v2 opt-outs and their audit trail",
           "v3 processed messages in arrival order",
+          "v4 sessions found for sweeping by a trailing sweep time",
         ])
     }
     // The writer too: GRDB's pool sets `synchronous = NORMAL` on it after `prepareDatabase`.
@@ -159,27 +160,123 @@ struct SQLiteStoreTests {
     #expect(try logFrames(small) < 30)
   }
 
-  @Test func sweepingUsesTheExpiryIndexNotAFullScan() throws {
+  @Test func sweepingUsesTheIndexesNotAFullScan() throws {
     let database = try SQLiteDatabase(path: TemporaryDirectory.file("plan.sqlite"))
     try database.pool.read { db in
-      for (table, key) in [
-        ("parley_session", "conversation_key"), ("parley_processed_message", "sequence"),
+      for (sql, table, index) in [
+        (SQLiteConversationStore.sweepSessionsSQL, "parley_session", "parley_session_sweep"),
+        (
+          SQLiteConversationStore.sweepDedupeRecordsSQL, "parley_processed_message",
+          "parley_processed_message_expiry"
+        ),
       ] {
-        let plan = try Row.fetchAll(
-          db,
-          sql:
-            "EXPLAIN QUERY PLAN SELECT \(key) FROM \(table) WHERE expires_at <= ? ORDER BY expires_at LIMIT ?",
-          arguments: [0, 10]
-        ).map { $0["detail"] as String }
+        let plan = try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN \(sql)", arguments: [0, 10])
+          .map { $0["detail"] as String }
         #expect(
           plan.contains {
-            $0.contains("USING COVERING INDEX \(table)_expiry")
-              || $0.contains("USING INDEX \(table)_expiry")
+            $0.contains("USING COVERING INDEX \(index)") || $0.contains("USING INDEX \(index)")
           }, "\(plan)")
         #expect(
           !plan.contains { $0.hasPrefix("SCAN \(table)") && !$0.contains("INDEX") }, "\(plan)")
       }
     }
+  }
+
+  /// A turn that slides its session's expiry within ten minutes of the sweep time leaves the sweep
+  /// time, and the page of its index entry, as they were: the commit writes the row's page alone.
+  /// One that slides it further moves the sweep time and writes the index's page too.
+  @Test func slidingAnExpiryWithinTheWindowWritesNoIndexEntry() async throws {
+    let database = try SQLiteDatabase(
+      path: TemporaryDirectory.file("slide.sqlite"), walAutocheckpointPages: 0)
+    let store = SQLiteConversationStore(database: database)
+    let start = WallInstant(millisecondsSince1970: 1_800_000_000_000)
+    let key = ConversationKey(rawValue: "+1|slide")
+    let record = SessionRecord(
+      key: key, id: "s", generation: 1, data: Array("{}".utf8), createdAt: start,
+      updatedAt: start, expiresAt: start.advanced(by: .seconds(4 * 3600)))
+    try await store.commit(TurnWrites(key: key, now: start, session: .save(record, expected: nil)))
+    func sweepAt() async throws -> Int64? {
+      try await database.pool.read { db in
+        try Int64.fetchOne(db, sql: "SELECT sweep_at FROM parley_session")
+      }
+    }
+    /// The pages the commit of `writes` wrote to the log (which nothing checkpoints here).
+    func pagesWritten(by writes: TurnWrites) async throws -> Int {
+      let pageSize = try await database.pool.read { db in
+        try Int.fetchOne(db, sql: "PRAGMA page_size")!
+      }
+      func frames() throws -> Int {
+        let log = try FileManager.default.attributesOfItem(atPath: database.pool.path + "-wal")
+        return ((log[.size] as? Int ?? 0) - 32) / (24 + pageSize)
+      }
+      let before = try frames()
+      try await store.commit(writes)
+      return try frames() - before
+    }
+    let inserted = start.advanced(by: .seconds(4 * 3600)).millisecondsSince1970
+    #expect(try await sweepAt() == inserted)
+
+    // Slides within the window: the row's page only, the sweep time unchanged.
+    for seconds in [10, 300, 600] {
+      let now = start.advanced(by: .seconds(seconds))
+      #expect(try await pagesWritten(by: .touching(record, at: now)) == 1)
+      #expect(try await sweepAt() == inserted)
+    }
+    // A save (new data, next generation) within the window: the same.
+    var saved = record
+    saved.generation = 2
+    saved.data = Array(#"{"step":1}"#.utf8)
+    saved.updatedAt = start.advanced(by: .seconds(600))
+    saved.expiresAt = saved.updatedAt.advanced(by: .seconds(4 * 3600))
+    #expect(
+      try await pagesWritten(
+        by: TurnWrites(
+          key: key, now: saved.updatedAt, session: .save(saved, expected: record.version)))
+        == 1)
+    #expect(try await sweepAt() == inserted)
+    // One past the window moves the sweep time: the index's page as well.
+    let later = start.advanced(by: .seconds(601))
+    #expect(try await pagesWritten(by: .touching(saved, at: later)) == 2)
+    #expect(
+      try await sweepAt() == later.advanced(by: .seconds(4 * 3600)).millisecondsSince1970)
+    #expect(
+      try await store.session(for: key)?.expiresAt == later.advanced(by: .seconds(4 * 3600)))
+    // A clock set back moves it too, so the sweep time never passes the expiry.
+    let earlier = start.advanced(by: .seconds(30))
+    try await store.commit(.touching(saved, at: earlier))
+    #expect(
+      try await sweepAt() == earlier.advanced(by: .seconds(4 * 3600)).millisecondsSince1970)
+    // A version that is not the stored one changes nothing, with either statement.
+    await #expect(throws: ConversationStoreError.self) {
+      try await store.commit(.touching(record, at: start.advanced(by: .seconds(60))))
+    }
+    await #expect(throws: ConversationStoreError.self) {
+      try await store.commit(.touching(record, at: start.advanced(by: .seconds(3600))))
+    }
+  }
+
+  /// The schema holds every session's sweep time to the window the store's statements assume.
+  @Test func theSchemaHoldsTheSweepTimeWithinItsWindow() throws {
+    let database = try SQLiteDatabase(path: TemporaryDirectory.file("window.sqlite"))
+    let expires: Int64 = 1_800_000_000_000
+    func insert(key: String, sweepAt: Int64) throws {
+      try database.pool.write { db in
+        try db.execute(
+          sql: """
+            INSERT INTO parley_session
+              (conversation_key, session_id, generation, data, created_at, updated_at,
+               expires_at, sweep_at)
+            VALUES (?, 's', 1, x'7b7d', 0, 0, ?, ?)
+            """,
+          arguments: [key, expires, sweepAt])
+      }
+    }
+    try insert(key: "at", sweepAt: expires)
+    try insert(key: "window", sweepAt: expires - SessionSweepTime.window)
+    #expect(throws: DatabaseError.self) {
+      try insert(key: "past", sweepAt: expires - SessionSweepTime.window - 1)
+    }
+    #expect(throws: DatabaseError.self) { try insert(key: "ahead", sweepAt: expires + 1) }
   }
 
   @Test func theSweeperServiceDeletesExpiredSessions() async throws {
@@ -189,7 +286,12 @@ struct SQLiteStoreTests {
     for index in 0..<25 { _ = await client.send("hi", from: "+1617555\(1000 + index)", to: number) }
     clock.advance(by: .seconds(3 * 3600))
     _ = await client.send("hi", from: alice, to: number)
+    // The others expired a second ago: the sweep leaves them for up to ten minutes.
     clock.advance(by: .seconds(3600 + 1))
+    let early = ConversationSweeper(
+      store: store, clock: clock, batchSize: 10, logger: Logger(label: "sweep"))
+    #expect(try await early.sweepNow().sessions == 0)
+    clock.advance(by: .seconds(600))
     let sweeper = ConversationSweeper(
       store: store, clock: clock, batchSize: 10, logger: Logger(label: "sweep"))
     let swept = try await sweeper.sweepNow()
