@@ -20,6 +20,10 @@ public protocol ConversationStore: OptOutStore {
   func commit(_ writes: TurnWrites) async throws
 
   /// Deletes up to `limit` expired sessions and dedupe records, oldest first, through an index.
+  ///
+  /// A store may keep an expired session for a bounded while before a sweep deletes it (the
+  /// SQLite and PostgreSQL stores: up to ten minutes), since a turn treats an expired session as
+  /// gone whether or not it was swept.
   func sweep(now: WallInstant, limit: Int) async throws -> SweepResult
 
   /// The stored session of `key`, expired or not.
