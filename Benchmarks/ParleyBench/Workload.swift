@@ -109,6 +109,7 @@ enum Workload {
     encoder.outputFormatting = [.sortedKeys]
     let state = Array(try encoder.encode(DialogSession<SurveyAnswers>()))
     let now = Int64(Date().timeIntervalSince1970 * 1000)
+    let expires = now + 4 * 3_600_000
     let reply =
       #"<?xml version="1.0" encoding="UTF-8"?><Response><Message>Hi! This is the Parley survey: 4 quick questions. Reply STOP to opt out, BACK to go back.</Message><Message>What's your first name?</Message></Response>"#
     try database.pool.write { db in
@@ -120,7 +121,7 @@ enum Workload {
              sweep_at)
           SELECT printf('+1555%07d|%s', i, ?), lower(hex(randomblob(16))), 1, ?, ?, ?, ?, ? FROM n
           """,
-        arguments: [count, to, Data(state), now, now, now + 4 * 3_600_000, now + 4 * 3_600_000])
+        arguments: [count, to, Data(state), now, now, expires, expires])
       try db.execute(
         sql: """
           WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ? - 1)

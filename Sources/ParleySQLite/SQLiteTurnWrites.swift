@@ -110,10 +110,10 @@ struct SQLiteTurnWrites: Sendable {
         throw ConversationStoreError(.conflict, "a session already exists")
       }
     case .change(let statements, let arguments):
-      for sql in statements {
-        if try db.run(sql, arguments) == 1 { return }
+      // The first statement that changes the row ends the search.
+      if try !statements.contains(where: { try db.run($0, arguments) == 1 }) {
+        throw ConversationStoreError(.conflict, "session changed since it was read")
       }
-      throw ConversationStoreError(.conflict, "session changed since it was read")
     case nil:
       break
     }
