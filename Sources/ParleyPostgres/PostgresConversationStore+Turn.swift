@@ -41,10 +41,8 @@ struct PostgresTurnStore: ConversationStore {
   }
 
   func commit(_ writes: TurnWrites) async throws {
-    let logger = parent.logger
-    try await PostgresConversationStore.transaction(on: connection, logger: logger) { connection in
-      try await PostgresConversationStore.apply(writes, connection: connection, logger: logger)
-    }
+    try await PostgresConversationStore.commit(
+      writes, connection: connection, logger: parent.logger)
   }
 
   func sweep(now: WallInstant, limit: Int) async throws -> SweepResult {

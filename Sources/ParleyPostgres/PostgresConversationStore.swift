@@ -62,53 +62,134 @@ public struct PostgresConversationStore: ConversationStore {
     }
   }
 
+  /// Reads what a turn needs in one round trip: the session, the dedupe record of the
+  /// MessageSid if it has not expired, and the subscriber's opt-out records in the scopes asked
+  /// for (aggregated into arrays, so the query always returns exactly one row).
+  ///
+  /// Three queries before, each a round trip through the connection's event loop and the server:
+  /// a turn on this store is held by its round trips more than by either side's work.
   static func snapshot(_ request: SnapshotRequest, connection: PostgresConnection, logger: Logger)
     async throws
     -> TurnSnapshot
   {
-    var snapshot = TurnSnapshot()
     let key = request.key.rawValue
-    let sessions = try await connection.checkedQuery(
+    let now = request.now.millisecondsSince1970
+    // No subscriber, or no scope: no opt-out row can match.
+    let subscriber = request.scopes.isEmpty ? nil : request.subscriber
+    let rows = try await connection.checkedQuery(
       """
-      SELECT session_id, generation, data, created_at, updated_at, expires_at
-      FROM parley_session WHERE conversation_key = \(key)
+      SELECT s.session_id, s.generation, s.data, s.created_at, s.updated_at, s.expires_at,
+        d.content_type, d.body, d.header_fields,
+        o.scopes, o.opted_out, o.updated_at, o.event_sequences
+      FROM (SELECT 1) AS turn
+      LEFT JOIN parley_session AS s ON s.conversation_key = \(key)
+      LEFT JOIN parley_processed_message AS d
+        ON d.message_sid = \(request.messageSid) AND d.expires_at > \(now)
+      CROSS JOIN LATERAL (
+        SELECT array_agg(scope ORDER BY scope) AS scopes,
+          array_agg(opted_out ORDER BY scope) AS opted_out,
+          array_agg(updated_at ORDER BY scope) AS updated_at,
+          array_agg(event_sequence ORDER BY scope) AS event_sequences
+        FROM parley_opt_out
+        WHERE subscriber = \(subscriber) AND scope = ANY(\(request.scopes.map(\.rawValue)))
+      ) AS o
       """, logger: logger)
-    for (id, generation, data, created, updated, expires) in try sessions.decode(
-      (String, Int64, ByteBuffer, Int64, Int64, Int64).self)
-    {
+    guard rows.count == 1 else {
+      throw PostgresStoreError("the snapshot query returned \(rows.count) rows, not one")
+    }
+    let (
+      id, generation, data, created, updated, expires, contentType, body, fields, scopes, optedOut,
+      optOutUpdated, sequences
+    ) = try rows[0].decode(
+      (
+        String?, Int64?, ByteBuffer?, Int64?, Int64?, Int64?, String?, String?, String?,
+        [String]?, [Bool]?, [Int64]?, [Int64]?
+      ).self)
+    var snapshot = TurnSnapshot()
+    if let id, let generation, let data, let created, let updated, let expires {
       snapshot.session = SessionRecord(
         key: request.key, id: id, generation: generation, data: Array(data.readableBytesView),
         createdAt: WallInstant(millisecondsSince1970: created),
         updatedAt: WallInstant(millisecondsSince1970: updated),
         expiresAt: WallInstant(millisecondsSince1970: expires))
     }
-    if let sid = request.messageSid {
-      let now = request.now.millisecondsSince1970
-      let replies = try await connection.checkedQuery(
-        """
-        SELECT content_type, body, header_fields FROM parley_processed_message
-        WHERE message_sid = \(sid) AND expires_at > \(now)
-        """, logger: logger)
-      for (contentType, body, fields) in try replies.decode((String, String, String).self) {
-        snapshot.replay = StoredReply(
-          contentType: contentType, body: body,
-          headerFields: StoredReply.headerFields(fromJSON: fields))
-      }
+    if let contentType, let body, let fields {
+      snapshot.replay = StoredReply(
+        contentType: contentType, body: body,
+        headerFields: StoredReply.headerFields(fromJSON: fields))
     }
-    if let subscriber = request.subscriber, !request.scopes.isEmpty {
-      snapshot.optOuts = try await Self.optOutRecords(
-        subscriber: subscriber, scopes: request.scopes, connection: connection, logger: logger)
+    if let subscriber, let scopes, let optedOut, let optOutUpdated, let sequences {
+      guard
+        [optedOut.count, optOutUpdated.count, sequences.count].allSatisfy({ $0 == scopes.count })
+      else { throw PostgresStoreError("the snapshot's opt-out columns differ in length") }
+      for index in scopes.indices {
+        guard let scope = OptOutScope(rawValue: scopes[index]) else { continue }
+        snapshot.optOuts.append(
+          OptOutRecord(
+            subscriber: subscriber, scope: scope, optedOut: optedOut[index],
+            updatedAt: WallInstant(millisecondsSince1970: optOutUpdated[index]),
+            eventSequence: sequences[index]))
+      }
     }
     return snapshot
   }
 
   public func commit(_ writes: TurnWrites) async throws {
     let logger = self.logger
-    try await withLeasedTransaction { connection in
-      try await Self.apply(writes, connection: connection, logger: logger)
+    try await withLeasedConnection { connection in
+      try await Self.commit(writes, connection: connection, logger: logger)
     }
   }
 
+  /// Commits a turn's writes on `connection`: in one statement, atomic by itself, unless the turn
+  /// records opt-out events, which take a transaction (their chain's head is locked and read).
+  static func commit(_ writes: TurnWrites, connection: PostgresConnection, logger: Logger)
+    async throws
+  {
+    guard writes.optOutEvents.isEmpty else {
+      try await transaction(on: connection, logger: logger) { connection in
+        try await apply(writes, connection: connection, logger: logger)
+      }
+      return
+    }
+    switch (writes.dedupe, writes.session) {
+    case (nil, nil):
+      return
+    case (let dedupe?, nil):
+      let statement = PostgresTurnSQL.statement { $0.dedupe(dedupe, now: writes.now) }
+      if try await connection.checkedQuery(statement, logger: logger).count != 1 {
+        throw ConversationStoreError(.duplicateMessage)
+      }
+    case (nil, let session?):
+      let statement = PostgresTurnSQL.statement { $0.session(session) }
+      if try await connection.checkedQuery(statement, logger: logger).count != 1 {
+        throw sessionConflict
+      }
+    case (let dedupe?, let session?):
+      // `parley_turn_outcome` raises unless each part changed its row, which undoes both.
+      let statement = PostgresTurnSQL.statement { sql in
+        """
+        WITH dedupe AS (\(sql.dedupe(dedupe, now: writes.now))),
+          session AS (\(sql.session(session)))
+        SELECT parley_turn_outcome((SELECT count(*) FROM dedupe), (SELECT count(*) FROM session))
+        """
+      }
+      do {
+        try await connection.checkedQuery(statement, logger: logger)
+      } catch let error as PSQLError {
+        switch error.serverInfo?[.sqlState] {
+        case PostgresTurnOutcome.duplicateMessage: throw ConversationStoreError(.duplicateMessage)
+        case PostgresTurnOutcome.conflict: throw sessionConflict
+        default: throw error
+        }
+      }
+    }
+  }
+
+  static let sessionConflict = ConversationStoreError(
+    .conflict, "session changed since it was read")
+
+  /// A turn's writes one statement after another, inside the caller's transaction.
   static func apply(_ writes: TurnWrites, connection: PostgresConnection, logger: Logger)
     async throws
   {
@@ -117,69 +198,17 @@ public struct PostgresConversationStore: ConversationStore {
         writes.optOutEvents, now: writes.now, connection: connection, logger: logger)
     }
     if let dedupe = writes.dedupe {
-      let now = writes.now.millisecondsSince1970
-      try await connection.checkedQuery(
-        "DELETE FROM parley_processed_message WHERE message_sid = \(dedupe.messageSid) AND expires_at <= \(now)",
-        logger: logger)
-      let fields = dedupe.reply.headerFieldsJSON
-      let created = dedupe.createdAt.millisecondsSince1970
-      let expires = dedupe.expiresAt.millisecondsSince1970
-      let inserted = try await connection.checkedQuery(
-        """
-        INSERT INTO parley_processed_message
-          (message_sid, conversation_key, content_type, body, header_fields, created_at, expires_at)
-        VALUES (\(dedupe.messageSid), \(dedupe.key.rawValue), \(dedupe.reply.contentType), \(dedupe.reply.body),
-          \(fields), \(created), \(expires))
-        ON CONFLICT (message_sid) DO NOTHING RETURNING 1
-        """, logger: logger
-      )
-      guard inserted.count == 1 else { throw ConversationStoreError(.duplicateMessage) }
+      let statement = PostgresTurnSQL.statement { $0.dedupe(dedupe, now: writes.now) }
+      if try await connection.checkedQuery(statement, logger: logger).count != 1 {
+        throw ConversationStoreError(.duplicateMessage)
+      }
     }
-    let changed: Int
-    switch writes.session {
-    case nil:
-      return
-    case .save(let record, expected: nil):
-      changed = try await connection.checkedQuery(
-        """
-        INSERT INTO parley_session
-          (conversation_key, session_id, generation, data, created_at, updated_at, expires_at)
-        VALUES (\(record.key.rawValue), \(record.id), \(record.generation), \(ByteBuffer(bytes: record.data)),
-          \(record.createdAt.millisecondsSince1970), \(record.updatedAt.millisecondsSince1970),
-          \(record.expiresAt.millisecondsSince1970))
-        ON CONFLICT (conversation_key) DO NOTHING RETURNING 1
-        """, logger: logger
-      ).count
-    case .save(let record, expected: let expected?):
-      changed = try await connection.checkedQuery(
-        """
-        UPDATE parley_session SET session_id = \(record.id), generation = \(record.generation),
-          data = \(ByteBuffer(bytes: record.data)), created_at = \(record.createdAt.millisecondsSince1970),
-          updated_at = \(record.updatedAt.millisecondsSince1970), expires_at = \(record.expiresAt.millisecondsSince1970)
-        WHERE conversation_key = \(record.key.rawValue) AND session_id = \(expected.id)
-          AND generation = \(expected.generation)
-        RETURNING 1
-        """, logger: logger
-      ).count
-    case .touch(let key, let expected, let updatedAt, let expiresAt):
-      changed = try await connection.checkedQuery(
-        """
-        UPDATE parley_session SET updated_at = \(updatedAt.millisecondsSince1970),
-          expires_at = \(expiresAt.millisecondsSince1970)
-        WHERE conversation_key = \(key.rawValue) AND session_id = \(expected.id) AND generation = \(expected.generation)
-        RETURNING 1
-        """, logger: logger
-      ).count
-    case .delete(let key, let expected):
-      changed = try await connection.checkedQuery(
-        """
-        DELETE FROM parley_session
-        WHERE conversation_key = \(key.rawValue) AND session_id = \(expected.id) AND generation = \(expected.generation)
-        RETURNING 1
-        """, logger: logger
-      ).count
+    if let session = writes.session {
+      let statement = PostgresTurnSQL.statement { $0.session(session) }
+      if try await connection.checkedQuery(statement, logger: logger).count != 1 {
+        throw sessionConflict
+      }
     }
-    if changed != 1 { throw ConversationStoreError(.conflict, "session changed since it was read") }
   }
 
   /// Deletes up to `limit` expired sessions and dedupe records, oldest first, through indexes.

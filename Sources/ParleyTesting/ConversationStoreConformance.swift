@@ -39,6 +39,9 @@ public enum ConversationStoreConformance {
     Check(name: "an expired session is still returned for the caller to judge", body: expiredRead),
     Check(name: "opt-out events are chained, applied and listed", body: optOutEvents),
     Check(name: "a turn's opt-out commits with the turn or not at all", body: optOutAtomicity),
+    Check(
+      name: "a snapshot reads the session, the live reply and the opt-outs asked for, at once",
+      body: wholeSnapshot),
     Check(name: "may-I-text honours the number and the service", body: mayText),
     Check(name: "an opt-out's free text with a NUL is kept whole, as U+FFFD", body: nulInOptOut),
     Check(name: "an opt-out whose keys hold a control character is refused", body: badOptOutKeys),
@@ -249,6 +252,27 @@ public enum ConversationStoreConformance {
     let snapshot = try await store.snapshot(for: first.key, messageSid: "SMatomic", now: t0)
     try expect(snapshot.replay == nil, "the dedupe record of a failed commit was kept")
     try expect(snapshot.session == first, "the session changed in a failed commit")
+    // A duplicate MessageSid fails the turn whose session write would apply, and undoes it; with
+    // both parts failing, the duplicate is what the turn is told.
+    try await commitDedupe(store, "SMtaken", key: first.key, expiresIn: hour)
+    let next = record("+1|+2", id: "a", generation: 2, data: Array("{\"n\":2}".utf8))
+    for (expected, what) in [
+      (SessionVersion(id: "a", generation: 1), "a duplicate whose session write is current"),
+      (SessionVersion(id: "a", generation: 9), "a duplicate whose session write is stale"),
+    ] {
+      try await expectFailure(.duplicateMessage, what) {
+        try await store.commit(
+          TurnWrites(
+            key: first.key, now: t0,
+            dedupe: DedupeRecord(
+              messageSid: "SMtaken", key: first.key, reply: reply, createdAt: t0,
+              expiresAt: t0.advanced(by: hour)),
+            session: .save(next, expected: expected)))
+      }
+    }
+    let after = try await store.snapshot(for: first.key, messageSid: "SMtaken", now: t0)
+    try expect(after.session == first, "a duplicate turn changed the session")
+    try expect(after.replay == emptyReply, "a duplicate turn replaced the live record")
   }
 
   static func sweep(_ store: any ConversationStore) async throws {
@@ -383,6 +407,58 @@ extension ConversationStoreConformance {
         key: key, messageSid: nil, now: t0, subscriber: "+1",
         scopes: [.number("+2"), .messagingService("MG9")]))
     try expect(snapshot.optOuts.map(\.optedOut) == [true], "the snapshot does not show the opt-out")
+  }
+
+  static func wholeSnapshot(_ store: any ConversationStore) async throws {
+    let saved = record("+1|+2", id: "w", generation: 3)
+    try await save(store, saved, expected: nil)
+    try await commitDedupe(store, "SM7", key: saved.key, expiresIn: hour)
+    let number = OptOutScope.number("+2")
+    let service = OptOutScope.messagingService("MG1")
+    let sealed = try await store.recordOptOutEvents(
+      [
+        optOutDraft("+1", number, .optOut), optOutDraft("+1", service, .optOut),
+        optOutDraft("+1", service, .optIn), optOutDraft("+1", .number("+3"), .optOut),
+        optOutDraft("+9", number, .optOut),
+      ], now: t0)
+    func snapshot(_ subscriber: String?, _ scopes: [OptOutScope], sid: String? = "SM7")
+      async throws -> TurnSnapshot
+    {
+      try await store.snapshot(
+        SnapshotRequest(
+          key: saved.key, messageSid: sid, now: t0, subscriber: subscriber, scopes: scopes))
+    }
+    let whole = try await snapshot("+1", [service, number, .messagingService("MG9")])
+    try expect(
+      whole.session == saved, "the session with the opt-outs: \(String(describing: whole.session))")
+    try expect(
+      whole.replay == emptyReply, "the reply with the opt-outs: \(String(describing: whole.replay))"
+    )
+    let records = whole.optOuts.sorted { $0.scope.rawValue < $1.scope.rawValue }
+    try expect(
+      records == [
+        OptOutRecord(
+          subscriber: "+1", scope: number, optedOut: true, updatedAt: t0,
+          eventSequence: sealed[0].sequence),
+        OptOutRecord(
+          subscriber: "+1", scope: service, optedOut: false, updatedAt: t0,
+          eventSequence: sealed[2].sequence),
+      ], "the opt-outs asked for: \(records)")
+    try expect(try await snapshot("+1", []).optOuts.isEmpty, "opt-outs read for no scope")
+    try expect(try await snapshot(nil, [number]).optOuts.isEmpty, "opt-outs read for no subscriber")
+    try expect(try await snapshot("+5", [number]).optOuts.isEmpty, "another subscriber's opt-outs")
+    let noReply = try await snapshot("+9", [number], sid: nil)
+    try expect(
+      noReply.replay == nil && noReply.session == saved
+        && noReply.optOuts.map(\.optedOut) == [true],
+      "without a MessageSid: \(noReply)")
+    let elsewhere = try await store.snapshot(
+      SnapshotRequest(
+        key: ConversationKey(rawValue: "+7|+2"), messageSid: "SM7", now: t0.advanced(by: hour * 2),
+        subscriber: "+1", scopes: [number]))
+    try expect(
+      elsewhere.session == nil && elsewhere.replay == nil && elsewhere.optOuts.count == 1,
+      "no session, an expired reply: \(elsewhere)")
   }
 
   /// SQLite's text binding ends at a NUL (the stored event would no longer match its hash) and

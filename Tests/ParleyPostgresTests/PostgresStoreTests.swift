@@ -37,6 +37,7 @@ extension PostgresTests {
           names == [
             "v1 sessions and processed messages", "v2 opt-outs and their audit trail",
             "v3 sessions found for sweeping by ten-minute expiry buckets",
+            "v4 a turn's writes in one statement",
           ])
       }
     }

@@ -1,0 +1,99 @@
+import NIOCore
+import Parley
+import PostgresNIO
+
+/// The SQL states `parley_turn_outcome` (migration v4) raises when the parts of a turn's write
+/// statement disagree.
+enum PostgresTurnOutcome {
+  /// The MessageSid has a dedupe record that has not expired: the turn is a duplicate.
+  static let duplicateMessage = "PRL01"
+  /// The session changed since the turn read it.
+  static let conflict = "PRL02"
+}
+
+/// A turn's write statements, each returning one row when it changed its row. Each part binds
+/// its values as it is written, numbering its placeholders after those bound before it, so parts
+/// written for one ``statement(_:)`` can be joined into a single statement
+/// (``PostgresConversationStore/commit(_:connection:logger:)``).
+struct PostgresTurnSQL {
+  private var binds = PostgresBindings(capacity: 16)
+
+  private init() {}
+
+  /// The statement `write` returns, with the values its parts bound. (Only here are the text and
+  /// its values put together, once the text is whole: a query made from the values while a part
+  /// was still being written would miss that part's.)
+  static func statement(_ write: (inout PostgresTurnSQL) -> String) -> PostgresQuery {
+    var sql = PostgresTurnSQL()
+    let text = write(&sql)
+    return PostgresQuery(unsafeSQL: text, binds: sql.binds)
+  }
+
+  /// Binds `value` and returns its placeholder.
+  private mutating func bind(_ value: some PostgresNonThrowingEncodable) -> String {
+    binds.append(value)
+    return "$\(binds.count)"
+  }
+
+  /// Inserts the dedupe record, or replaces a record of its MessageSid that has expired (one
+  /// statement where a delete of the expired record and an insert took two). No row: the
+  /// MessageSid has a live record.
+  mutating func dedupe(_ record: DedupeRecord, now: WallInstant) -> String {
+    """
+    INSERT INTO parley_processed_message AS p
+      (message_sid, conversation_key, content_type, body, header_fields, created_at, expires_at)
+    VALUES (\(bind(record.messageSid)), \(bind(record.key.rawValue)), \
+    \(bind(record.reply.contentType)), \(bind(record.reply.body)), \
+    \(bind(record.reply.headerFieldsJSON)), \(bind(record.createdAt.millisecondsSince1970)), \
+    \(bind(record.expiresAt.millisecondsSince1970)))
+    ON CONFLICT (message_sid) DO UPDATE SET conversation_key = EXCLUDED.conversation_key,
+      content_type = EXCLUDED.content_type, body = EXCLUDED.body,
+      header_fields = EXCLUDED.header_fields, created_at = EXCLUDED.created_at,
+      expires_at = EXCLUDED.expires_at
+    WHERE p.expires_at <= \(bind(now.millisecondsSince1970))
+    RETURNING 1
+    """
+  }
+
+  /// The session's insert, update, touch or delete, each of the version the turn read. No row:
+  /// the session changed since (or, for an insert, one already exists).
+  mutating func session(_ write: SessionWrite) -> String {
+    switch write {
+    case .save(let record, expected: nil):
+      """
+      INSERT INTO parley_session
+        (conversation_key, session_id, generation, data, created_at, updated_at, expires_at)
+      VALUES (\(bind(record.key.rawValue)), \(bind(record.id)), \(bind(record.generation)), \
+      \(bind(ByteBuffer(bytes: record.data))), \(bind(record.createdAt.millisecondsSince1970)), \
+      \(bind(record.updatedAt.millisecondsSince1970)), \
+      \(bind(record.expiresAt.millisecondsSince1970)))
+      ON CONFLICT (conversation_key) DO NOTHING RETURNING 1
+      """
+    case .save(let record, expected: let expected?):
+      """
+      UPDATE parley_session SET session_id = \(bind(record.id)), \
+      generation = \(bind(record.generation)), data = \(bind(ByteBuffer(bytes: record.data))), \
+      created_at = \(bind(record.createdAt.millisecondsSince1970)), \
+      updated_at = \(bind(record.updatedAt.millisecondsSince1970)), \
+      expires_at = \(bind(record.expiresAt.millisecondsSince1970))
+      WHERE \(version(record.key, expected))
+      RETURNING 1
+      """
+    case .touch(let key, let expected, let updatedAt, let expiresAt):
+      """
+      UPDATE parley_session SET updated_at = \(bind(updatedAt.millisecondsSince1970)), \
+      expires_at = \(bind(expiresAt.millisecondsSince1970))
+      WHERE \(version(key, expected))
+      RETURNING 1
+      """
+    case .delete(let key, let expected):
+      "DELETE FROM parley_session WHERE \(version(key, expected)) RETURNING 1"
+    }
+  }
+
+  /// The condition that the stored session is the version the turn read.
+  private mutating func version(_ key: ConversationKey, _ expected: SessionVersion) -> String {
+    "conversation_key = \(bind(key.rawValue)) AND session_id = \(bind(expected.id)) "
+      + "AND generation = \(bind(expected.generation))"
+  }
+}
