@@ -141,17 +141,28 @@ public struct PostgresConversationStore: ConversationStore {
     }
   }
 
-  /// Commits a turn's writes on `connection`: in one statement, atomic by itself, unless the turn
-  /// records opt-out events, which take a transaction (their chain's head is locked and read).
+  /// Commits a turn's writes on `connection`: its dedupe record and session write in one
+  /// statement, atomic by itself; a turn that records opt-out events runs that statement in a
+  /// transaction after them (the events lock and read their chain's head).
   static func commit(_ writes: TurnWrites, connection: PostgresConnection, logger: Logger)
     async throws
   {
-    guard writes.optOutEvents.isEmpty else {
-      try await transaction(on: connection, logger: logger) { connection in
-        try await apply(writes, connection: connection, logger: logger)
-      }
+    if writes.optOutEvents.isEmpty {
+      try await write(writes, connection: connection, logger: logger)
       return
     }
+    try await transaction(on: connection, logger: logger) { connection in
+      _ = try await appendOptOutEvents(
+        writes.optOutEvents, now: writes.now, connection: connection, logger: logger)
+      try await write(writes, connection: connection, logger: logger)
+    }
+  }
+
+  /// Writes the dedupe record and the session in one statement. Either part changing no row
+  /// throws (a duplicate first, as the turn checks it first), and nothing is written.
+  private static func write(_ writes: TurnWrites, connection: PostgresConnection, logger: Logger)
+    async throws
+  {
     switch (writes.dedupe, writes.session) {
     case (nil, nil):
       return
@@ -186,30 +197,8 @@ public struct PostgresConversationStore: ConversationStore {
     }
   }
 
-  static let sessionConflict = ConversationStoreError(
+  private static let sessionConflict = ConversationStoreError(
     .conflict, "session changed since it was read")
-
-  /// A turn's writes one statement after another, inside the caller's transaction.
-  static func apply(_ writes: TurnWrites, connection: PostgresConnection, logger: Logger)
-    async throws
-  {
-    if !writes.optOutEvents.isEmpty {
-      _ = try await appendOptOutEvents(
-        writes.optOutEvents, now: writes.now, connection: connection, logger: logger)
-    }
-    if let dedupe = writes.dedupe {
-      let statement = PostgresTurnSQL.statement { $0.dedupe(dedupe, now: writes.now) }
-      if try await connection.checkedQuery(statement, logger: logger).count != 1 {
-        throw ConversationStoreError(.duplicateMessage)
-      }
-    }
-    if let session = writes.session {
-      let statement = PostgresTurnSQL.statement { $0.session(session) }
-      if try await connection.checkedQuery(statement, logger: logger).count != 1 {
-        throw sessionConflict
-      }
-    }
-  }
 
   /// Deletes up to `limit` expired sessions and dedupe records, oldest first, through indexes.
   ///
