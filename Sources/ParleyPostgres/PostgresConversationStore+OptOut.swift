@@ -25,18 +25,20 @@ extension PostgresConversationStore {
     return try records(rows)
   }
 
+  /// Rows of `scope, subscriber, opted_out, updated_at, event_sequence` as records.
   static func records(_ rows: [PostgresRow]) throws -> [OptOutRecord] {
-    var records: [OptOutRecord] = []
-    for (scope, subscriber, optedOut, updated, sequence) in try rows.decode(
-      (String, String, Bool, Int64, Int64).self)
-    {
-      guard let scope = OptOutScope(rawValue: scope) else { continue }
-      records.append(
-        OptOutRecord(
-          subscriber: subscriber, scope: scope, optedOut: optedOut,
-          updatedAt: WallInstant(millisecondsSince1970: updated), eventSequence: sequence))
+    try rows.decode((String, String, Bool, Int64, Int64).self).compactMap(record)
+  }
+
+  /// One stored opt-out row as a record; nil for a scope this version does not know.
+  static func record(
+    scope: String, subscriber: String, optedOut: Bool, updated: Int64, sequence: Int64
+  ) -> OptOutRecord? {
+    OptOutScope(rawValue: scope).map {
+      OptOutRecord(
+        subscriber: subscriber, scope: $0, optedOut: optedOut,
+        updatedAt: WallInstant(millisecondsSince1970: updated), eventSequence: sequence)
     }
-    return records
   }
 
   @discardableResult

@@ -64,7 +64,8 @@ public struct PostgresConversationStore: ConversationStore {
 
   /// Reads what a turn needs in one round trip: the session, the dedupe record of the
   /// MessageSid if it has not expired, and the subscriber's opt-out records in the scopes asked
-  /// for (aggregated into arrays, so the query always returns exactly one row).
+  /// for. The opt-out records are left-joined, so the query returns one row per record, or one
+  /// row when there is none; the session and the dedupe record repeat on each.
   ///
   /// Three queries before, each a round trip through the connection's event loop and the server:
   /// a turn on this store is held by its round trips more than by either side's work.
@@ -72,63 +73,47 @@ public struct PostgresConversationStore: ConversationStore {
     async throws
     -> TurnSnapshot
   {
-    let key = request.key.rawValue
-    let now = request.now.millisecondsSince1970
-    // No subscriber, or no scope: no opt-out row can match.
-    let subscriber = request.scopes.isEmpty ? nil : request.subscriber
     let rows = try await connection.checkedQuery(
       """
       SELECT s.session_id, s.generation, s.data, s.created_at, s.updated_at, s.expires_at,
         d.content_type, d.body, d.header_fields,
-        o.scopes, o.opted_out, o.updated_at, o.event_sequences
+        o.scope, o.subscriber, o.opted_out, o.updated_at, o.event_sequence
       FROM (SELECT 1) AS turn
-      LEFT JOIN parley_session AS s ON s.conversation_key = \(key)
+      LEFT JOIN parley_session AS s ON s.conversation_key = \(request.key.rawValue)
       LEFT JOIN parley_processed_message AS d
-        ON d.message_sid = \(request.messageSid) AND d.expires_at > \(now)
-      CROSS JOIN LATERAL (
-        SELECT array_agg(scope ORDER BY scope) AS scopes,
-          array_agg(opted_out ORDER BY scope) AS opted_out,
-          array_agg(updated_at ORDER BY scope) AS updated_at,
-          array_agg(event_sequence ORDER BY scope) AS event_sequences
-        FROM parley_opt_out
-        WHERE subscriber = \(subscriber) AND scope = ANY(\(request.scopes.map(\.rawValue)))
-      ) AS o
+        ON d.message_sid = \(request.messageSid)
+        AND d.expires_at > \(request.now.millisecondsSince1970)
+      LEFT JOIN parley_opt_out AS o
+        ON o.subscriber = \(request.subscriber) AND o.scope = ANY(\(request.scopes.map(\.rawValue)))
       """, logger: logger)
-    guard rows.count == 1 else {
-      throw PostgresStoreError("the snapshot query returned \(rows.count) rows, not one")
-    }
-    let (
-      id, generation, data, created, updated, expires, contentType, body, fields, scopes, optedOut,
-      optOutUpdated, sequences
-    ) = try rows[0].decode(
-      (
-        String?, Int64?, ByteBuffer?, Int64?, Int64?, Int64?, String?, String?, String?,
-        [String]?, [Bool]?, [Int64]?, [Int64]?
-      ).self)
     var snapshot = TurnSnapshot()
-    if let id, let generation, let data, let created, let updated, let expires {
-      snapshot.session = SessionRecord(
-        key: request.key, id: id, generation: generation, data: Array(data.readableBytesView),
-        createdAt: WallInstant(millisecondsSince1970: created),
-        updatedAt: WallInstant(millisecondsSince1970: updated),
-        expiresAt: WallInstant(millisecondsSince1970: expires))
-    }
-    if let contentType, let body, let fields {
-      snapshot.replay = StoredReply(
-        contentType: contentType, body: body,
-        headerFields: StoredReply.headerFields(fromJSON: fields))
-    }
-    if let subscriber, let scopes, let optedOut, let optOutUpdated, let sequences {
-      guard
-        [optedOut.count, optOutUpdated.count, sequences.count].allSatisfy({ $0 == scopes.count })
-      else { throw PostgresStoreError("the snapshot's opt-out columns differ in length") }
-      for index in scopes.indices {
-        guard let scope = OptOutScope(rawValue: scopes[index]) else { continue }
-        snapshot.optOuts.append(
-          OptOutRecord(
-            subscriber: subscriber, scope: scope, optedOut: optedOut[index],
-            updatedAt: WallInstant(millisecondsSince1970: optOutUpdated[index]),
-            eventSequence: sequences[index]))
+    for (index, row) in rows.enumerated() {
+      let (
+        id, generation, data, created, updated, expires, contentType, body, fields, scope,
+        subscriber, optedOut, optOutUpdated, sequence
+      ) = try row.decode(
+        (
+          String?, Int64?, ByteBuffer?, Int64?, Int64?, Int64?, String?, String?, String?,
+          String?, String?, Bool?, Int64?, Int64?
+        ).self)
+      if index == 0, let id, let generation, let data, let created, let updated, let expires {
+        snapshot.session = SessionRecord(
+          key: request.key, id: id, generation: generation, data: Array(data.readableBytesView),
+          createdAt: WallInstant(millisecondsSince1970: created),
+          updatedAt: WallInstant(millisecondsSince1970: updated),
+          expiresAt: WallInstant(millisecondsSince1970: expires))
+      }
+      if index == 0, let contentType, let body, let fields {
+        snapshot.replay = StoredReply(
+          contentType: contentType, body: body,
+          headerFields: StoredReply.headerFields(fromJSON: fields))
+      }
+      if let scope, let subscriber, let optedOut, let optOutUpdated, let sequence,
+        let record = record(
+          scope: scope, subscriber: subscriber, optedOut: optedOut, updated: optOutUpdated,
+          sequence: sequence)
+      {
+        snapshot.optOuts.append(record)
       }
     }
     return snapshot
@@ -158,41 +143,23 @@ public struct PostgresConversationStore: ConversationStore {
     }
   }
 
-  /// Writes the dedupe record and the session in one statement. Either part changing no row
-  /// throws (a duplicate first, as the turn checks it first), and nothing is written.
+  /// Writes the dedupe record and the session in one statement
+  /// (``PostgresTurnSQL/writes(dedupe:session:now:)``). Either part changing no row throws (a
+  /// duplicate first, as the turn checks it first), and nothing is written.
   private static func write(_ writes: TurnWrites, connection: PostgresConnection, logger: Logger)
     async throws
   {
-    switch (writes.dedupe, writes.session) {
-    case (nil, nil):
-      return
-    case (let dedupe?, nil):
-      let statement = PostgresTurnSQL.statement { $0.dedupe(dedupe, now: writes.now) }
-      if try await connection.checkedQuery(statement, logger: logger).count != 1 {
-        throw ConversationStoreError(.duplicateMessage)
-      }
-    case (nil, let session?):
-      let statement = PostgresTurnSQL.statement { $0.session(session) }
-      if try await connection.checkedQuery(statement, logger: logger).count != 1 {
-        throw sessionConflict
-      }
-    case (let dedupe?, let session?):
-      // `parley_turn_outcome` raises unless each part changed its row, which undoes both.
-      let statement = PostgresTurnSQL.statement { sql in
-        """
-        WITH dedupe AS (\(sql.dedupe(dedupe, now: writes.now))),
-          session AS (\(sql.session(session)))
-        SELECT parley_turn_outcome((SELECT count(*) FROM dedupe), (SELECT count(*) FROM session))
-        """
-      }
-      do {
-        try await connection.checkedQuery(statement, logger: logger)
-      } catch let error as PSQLError {
-        switch error.serverInfo?[.sqlState] {
-        case PostgresTurnOutcome.duplicateMessage: throw ConversationStoreError(.duplicateMessage)
-        case PostgresTurnOutcome.conflict: throw sessionConflict
-        default: throw error
-        }
+    guard writes.dedupe != nil || writes.session != nil else { return }
+    let statement = PostgresTurnSQL.statement {
+      $0.writes(dedupe: writes.dedupe, session: writes.session, now: writes.now)
+    }
+    do {
+      try await connection.checkedQuery(statement, logger: logger)
+    } catch let error as PSQLError {
+      switch error.serverInfo?[.sqlState] {
+      case PostgresTurnOutcome.duplicateMessage: throw ConversationStoreError(.duplicateMessage)
+      case PostgresTurnOutcome.conflict: throw sessionConflict
+      default: throw error
       }
     }
   }

@@ -110,9 +110,9 @@ enum PostgresMigrations {
       ),
       (
         // A turn's dedupe record and session write go to the server as one statement, which is
-        // atomic by itself: where the two parts disagree (one changed a row, the other did not),
-        // this function raises, and the statement's changes are undone with it. Without it the
-        // turn took BEGIN, two statements and COMMIT: four round trips for one.
+        // atomic by itself: unless each part changed its row, this function raises, and the
+        // statement's changes are undone with it. Without it the turn took BEGIN, two
+        // statements and COMMIT: four round trips for one.
         "v4 a turn's writes in one statement",
         [
           """

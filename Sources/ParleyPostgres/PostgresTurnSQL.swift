@@ -11,10 +11,9 @@ enum PostgresTurnOutcome {
   static let conflict = "PRL02"
 }
 
-/// A turn's write statements, each returning one row when it changed its row. Each part binds
-/// its values as it is written, numbering its placeholders after those bound before it, so parts
-/// written for one ``statement(_:)`` can be joined into a single statement
-/// (``PostgresConversationStore/commit(_:connection:logger:)``).
+/// A turn's write statement (``writes(dedupe:session:now:)``), built from parts that each return
+/// one row when they changed their row. Each part binds its values as it is written, numbering
+/// its placeholders after those bound before it, so the parts join into one statement.
 struct PostgresTurnSQL {
   private var binds = PostgresBindings(capacity: 16)
 
@@ -35,10 +34,32 @@ struct PostgresTurnSQL {
     return "$\(binds.count)"
   }
 
+  /// The turn's dedupe record and session write as one statement, which `parley_turn_outcome`
+  /// makes fail, undoing both, unless each part given changed its row. A part not given counts as
+  /// changed. At least one part must be given.
+  mutating func writes(dedupe record: DedupeRecord?, session write: SessionWrite?, now: WallInstant)
+    -> String
+  {
+    var parts: [String] = []
+    var dedupeChanged = "1"
+    var sessionChanged = "1"
+    if let record {
+      parts.append("dedupe AS (\(dedupe(record, now: now)))")
+      dedupeChanged = "(SELECT count(*) FROM dedupe)"
+    }
+    if let write {
+      parts.append("session AS (\(session(write)))")
+      sessionChanged = "(SELECT count(*) FROM session)"
+    }
+    precondition(!parts.isEmpty, "a turn's write statement needs a dedupe record or a session")
+    return "WITH \(parts.joined(separator: ", "))\n"
+      + "SELECT parley_turn_outcome(\(dedupeChanged), \(sessionChanged))"
+  }
+
   /// Inserts the dedupe record, or replaces a record of its MessageSid that has expired (one
   /// statement where a delete of the expired record and an insert took two). No row: the
   /// MessageSid has a live record.
-  mutating func dedupe(_ record: DedupeRecord, now: WallInstant) -> String {
+  private mutating func dedupe(_ record: DedupeRecord, now: WallInstant) -> String {
     """
     INSERT INTO parley_processed_message AS p
       (message_sid, conversation_key, content_type, body, header_fields, created_at, expires_at)
@@ -57,7 +78,7 @@ struct PostgresTurnSQL {
 
   /// The session's insert, update, touch or delete, each of the version the turn read. No row:
   /// the session changed since (or, for an insert, one already exists).
-  mutating func session(_ write: SessionWrite) -> String {
+  private mutating func session(_ write: SessionWrite) -> String {
     switch write {
     case .save(let record, expected: nil):
       """
