@@ -11,19 +11,20 @@ extension PostgresConversationStore {
     for key: ConversationKey, _ body: @Sendable (any ConversationStore) async throws -> T
   ) async throws -> T {
     let logger = self.logger
+    let statements = self.statements
     return try await withLeasedConnection { connection in
-      let lockKey = key.rawValue
-      try await connection.checkedQuery(
-        "SELECT pg_advisory_lock(hashtextextended(\(lockKey), 0))", logger: logger)
+      let lockKey = [PreparedValue.text(key.rawValue)]
+      let lock = PreparedSQL("SELECT pg_advisory_lock(hashtextextended($1, 0))", binds: lockKey)
+      let unlock = PreparedSQL(
+        "SELECT pg_advisory_unlock(hashtextextended($1, 0))", binds: lockKey)
+      _ = try await connection.checkedExecute(lock, statements: statements, logger: logger)
       do {
         let result = try await body(PostgresTurnStore(parent: self, connection: connection))
-        try await connection.checkedQuery(
-          "SELECT pg_advisory_unlock(hashtextextended(\(lockKey), 0))", logger: logger)
+        _ = try await connection.checkedExecute(unlock, statements: statements, logger: logger)
         return result
       } catch {
         // If the connection itself failed, the server released the lock with the session.
-        _ = try? await connection.checkedQuery(
-          "SELECT pg_advisory_unlock(hashtextextended(\(lockKey), 0))", logger: logger)
+        _ = try? await connection.checkedExecute(unlock, statements: statements, logger: logger)
         throw error
       }
     }
@@ -37,12 +38,12 @@ struct PostgresTurnStore: ConversationStore {
 
   func snapshot(_ request: SnapshotRequest) async throws -> TurnSnapshot {
     try await PostgresConversationStore.snapshot(
-      request, connection: connection, logger: parent.logger)
+      request, connection: connection, statements: parent.statements, logger: parent.logger)
   }
 
   func commit(_ writes: TurnWrites) async throws {
     try await PostgresConversationStore.commit(
-      writes, connection: connection, logger: parent.logger)
+      writes, connection: connection, statements: parent.statements, logger: parent.logger)
   }
 
   func sweep(now: WallInstant, limit: Int) async throws -> SweepResult {

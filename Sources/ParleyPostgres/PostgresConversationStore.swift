@@ -23,6 +23,8 @@ public struct PostgresConversationStore: ConversationStore {
   public let logger: Logger
   /// How long a turn waits for a connection before failing (Twilio waits 15 s in all).
   public let connectionWaitTimeout: Duration
+  /// The turn's statements each connection has prepared.
+  let statements = PostgresPreparedStatements()
 
   /// Creates a store on a client.
   public init(client: PostgresClient, logger: Logger, connectionWaitTimeout: Duration = .seconds(5))
@@ -57,8 +59,10 @@ public struct PostgresConversationStore: ConversationStore {
 
   public func snapshot(_ request: SnapshotRequest) async throws -> TurnSnapshot {
     let logger = self.logger
+    let statements = self.statements
     return try await withLeasedConnection { connection in
-      try await Self.snapshot(request, connection: connection, logger: logger)
+      try await Self.snapshot(
+        request, connection: connection, statements: statements, logger: logger)
     }
   }
 
@@ -69,23 +73,31 @@ public struct PostgresConversationStore: ConversationStore {
   ///
   /// Three queries before, each a round trip through the connection's event loop and the server:
   /// a turn on this store is held by its round trips more than by either side's work.
-  static func snapshot(_ request: SnapshotRequest, connection: PostgresConnection, logger: Logger)
-    async throws
-    -> TurnSnapshot
-  {
-    let rows = try await connection.checkedQuery(
-      """
-      SELECT s.session_id, s.generation, s.data, s.created_at, s.updated_at, s.expires_at,
-        d.content_type, d.body, d.header_fields,
-        o.scope, o.subscriber, o.opted_out, o.updated_at, o.event_sequence
-      FROM (SELECT 1) AS turn
-      LEFT JOIN parley_session AS s ON s.conversation_key = \(request.key.rawValue)
-      LEFT JOIN parley_processed_message AS d
-        ON d.message_sid = \(request.messageSid)
-        AND d.expires_at > \(request.now.millisecondsSince1970)
-      LEFT JOIN parley_opt_out AS o
-        ON o.subscriber = \(request.subscriber) AND o.scope = ANY(\(request.scopes.map(\.rawValue)))
-      """, logger: logger)
+  static func snapshot(
+    _ request: SnapshotRequest, connection: PostgresConnection,
+    statements: PostgresPreparedStatements, logger: Logger
+  ) async throws -> TurnSnapshot {
+    // One placeholder per scope asked for (one NULL, which matches nothing, when none is): each
+    // count of scopes is a statement of its own.
+    let scopes = request.scopes.isEmpty ? [nil] : request.scopes.map(\.rawValue)
+    let scopePlaceholders = (0..<scopes.count).map { "$\($0 + 5)" }.joined(separator: ", ")
+    let rows = try await connection.checkedExecute(
+      PreparedSQL(
+        """
+        SELECT s.session_id, s.generation, s.data, s.created_at, s.updated_at, s.expires_at,
+          d.content_type, d.body, d.header_fields,
+          o.scope, o.subscriber, o.opted_out, o.updated_at, o.event_sequence
+        FROM (SELECT 1) AS turn
+        LEFT JOIN parley_session AS s ON s.conversation_key = $1
+        LEFT JOIN parley_processed_message AS d ON d.message_sid = $2 AND d.expires_at > $3
+        LEFT JOIN parley_opt_out AS o ON o.subscriber = $4 AND o.scope IN (\(scopePlaceholders))
+        """,
+        binds: [
+          PreparedValue.text(request.key.rawValue), PreparedValue.text(request.messageSid),
+          PreparedValue.int8(request.now.millisecondsSince1970),
+          PreparedValue.text(request.subscriber),
+        ] + scopes.map(PreparedValue.text)),
+      statements: statements, logger: logger)
     var snapshot = TurnSnapshot()
     for (index, row) in rows.enumerated() {
       let (
@@ -121,42 +133,46 @@ public struct PostgresConversationStore: ConversationStore {
 
   public func commit(_ writes: TurnWrites) async throws {
     let logger = self.logger
+    let statements = self.statements
     try await withLeasedConnection { connection in
-      try await Self.commit(writes, connection: connection, logger: logger)
+      try await Self.commit(
+        writes, connection: connection, statements: statements, logger: logger)
     }
   }
 
   /// Commits a turn's writes on `connection`: its dedupe record and session write in one
   /// statement, atomic by itself; a turn that records opt-out events runs that statement in a
   /// transaction after them (the events lock and read their chain's head).
-  static func commit(_ writes: TurnWrites, connection: PostgresConnection, logger: Logger)
-    async throws
-  {
+  static func commit(
+    _ writes: TurnWrites, connection: PostgresConnection, statements: PostgresPreparedStatements,
+    logger: Logger
+  ) async throws {
     if writes.optOutEvents.isEmpty {
-      try await write(writes, connection: connection, logger: logger)
+      try await write(writes, connection: connection, statements: statements, logger: logger)
       return
     }
     try await transaction(on: connection, logger: logger) { connection in
       _ = try await appendOptOutEvents(
         writes.optOutEvents, now: writes.now, connection: connection, logger: logger)
-      try await write(writes, connection: connection, logger: logger)
+      try await write(writes, connection: connection, statements: statements, logger: logger)
     }
   }
 
   /// Writes the dedupe record and the session in one statement
   /// (``PostgresTurnSQL/writes(dedupe:session:now:)``). Either part changing no row throws (a
   /// duplicate first, as the turn checks it first), and nothing is written.
-  private static func write(_ writes: TurnWrites, connection: PostgresConnection, logger: Logger)
-    async throws
-  {
+  private static func write(
+    _ writes: TurnWrites, connection: PostgresConnection, statements: PostgresPreparedStatements,
+    logger: Logger
+  ) async throws {
     guard writes.dedupe != nil || writes.session != nil else { return }
     let statement = PostgresTurnSQL.statement {
       $0.writes(dedupe: writes.dedupe, session: writes.session, now: writes.now)
     }
     do {
-      try await connection.checkedQuery(statement, logger: logger)
-    } catch let error as PSQLError {
-      switch error.serverInfo?[.sqlState] {
+      _ = try await connection.checkedExecute(statement, statements: statements, logger: logger)
+    } catch let error as PostgresStatementError {
+      switch error.sqlState {
       case PostgresTurnOutcome.duplicateMessage: throw ConversationStoreError(.duplicateMessage)
       case PostgresTurnOutcome.conflict: throw sessionConflict
       default: throw error

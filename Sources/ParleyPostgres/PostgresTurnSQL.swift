@@ -1,4 +1,3 @@
-import NIOCore
 import Parley
 import PostgresNIO
 
@@ -13,26 +12,33 @@ enum PostgresTurnOutcome {
 
 /// A turn's write statement (``writes(dedupe:session:now:)``), built from parts that each return
 /// one row when they changed their row. Each part binds its values as it is written, numbering
-/// its placeholders after those bound before it, so the parts join into one statement.
+/// its placeholders after those bound before it, so the parts join into one statement. Each shape
+/// of it (which parts, which session write) is one prepared statement per connection.
 struct PostgresTurnSQL {
-  private var binds = PostgresBindings(capacity: 16)
+  private var binds: [PostgresData] = []
 
-  private init() {}
+  private init() {
+    binds.reserveCapacity(16)
+  }
 
   /// The statement `write` returns, with the values its parts bound. (Only here are the text and
-  /// its values put together, once the text is whole: a query made from the values while a part
-  /// was still being written would miss that part's.)
-  static func statement(_ write: (inout PostgresTurnSQL) -> String) -> PostgresQuery {
+  /// its values put together, once the text is whole: a statement made from the values while a
+  /// part was still being written would miss that part's.)
+  static func statement(_ write: (inout PostgresTurnSQL) -> String) -> PreparedSQL {
     var sql = PostgresTurnSQL()
     let text = write(&sql)
-    return PostgresQuery(unsafeSQL: text, binds: sql.binds)
+    return PreparedSQL(text, binds: sql.binds)
   }
 
   /// Binds `value` and returns its placeholder.
-  private mutating func bind(_ value: some PostgresNonThrowingEncodable) -> String {
+  private mutating func bind(_ value: PostgresData) -> String {
     binds.append(value)
     return "$\(binds.count)"
   }
+
+  private mutating func bind(_ value: String) -> String { bind(PreparedValue.text(value)) }
+  private mutating func bind(_ value: Int64) -> String { bind(PreparedValue.int8(value)) }
+  private mutating func bind(_ value: [UInt8]) -> String { bind(PreparedValue.bytea(value)) }
 
   /// The turn's dedupe record and session write as one statement, which `parley_turn_outcome`
   /// makes fail, undoing both, unless each part given changed its row. A part not given counts as
@@ -85,7 +91,7 @@ struct PostgresTurnSQL {
       INSERT INTO parley_session
         (conversation_key, session_id, generation, data, created_at, updated_at, expires_at)
       VALUES (\(bind(record.key.rawValue)), \(bind(record.id)), \(bind(record.generation)), \
-      \(bind(ByteBuffer(bytes: record.data))), \(bind(record.createdAt.millisecondsSince1970)), \
+      \(bind(record.data)), \(bind(record.createdAt.millisecondsSince1970)), \
       \(bind(record.updatedAt.millisecondsSince1970)), \
       \(bind(record.expiresAt.millisecondsSince1970)))
       ON CONFLICT (conversation_key) DO NOTHING RETURNING 1
@@ -93,7 +99,7 @@ struct PostgresTurnSQL {
     case .save(let record, expected: let expected?):
       """
       UPDATE parley_session SET session_id = \(bind(record.id)), \
-      generation = \(bind(record.generation)), data = \(bind(ByteBuffer(bytes: record.data))), \
+      generation = \(bind(record.generation)), data = \(bind(record.data)), \
       created_at = \(bind(record.createdAt.millisecondsSince1970)), \
       updated_at = \(bind(record.updatedAt.millisecondsSince1970)), \
       expires_at = \(bind(record.expiresAt.millisecondsSince1970))

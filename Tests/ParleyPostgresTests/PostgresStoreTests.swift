@@ -136,6 +136,74 @@ extension PostgresTests {
       }
     }
 
+    /// A turn's statements are parsed and planned once per connection: the second use of a
+    /// statement runs the one its connection prepared, the rows decode (integers and `bytea`
+    /// included), and a connection that closes is forgotten and fails at once rather than hang.
+    @Test func aConnectionPreparesEachStatementOnceAndForgetsThemWhenItCloses() async throws {
+      try await withPostgresStore { store in
+        let logger = Logger(label: "t")
+        let statement = PreparedSQL(
+          "SELECT $1::bigint + 1, decode($2, 'hex'), $3::text",
+          binds: [PreparedValue.int8(41), PreparedValue.text("00ff"), PreparedValue.text(nil)])
+        try await store.client.withConnection { connection in
+          for _ in 0..<3 {
+            let rows = try await connection.checkedExecute(
+              statement, statements: store.statements, logger: logger)
+            let (sum, bytes, missing) = try #require(rows.first).decode(
+              (Int64, ByteBuffer, String?).self)
+            #expect(sum == 42)
+            #expect(Array(bytes.readableBytesView) == [0x00, 0xff])
+            #expect(missing == nil)
+          }
+          let prepared = try await connection.query(
+            "SELECT count(*) FROM pg_prepared_statements", logger: logger
+          ).collect().decode(Int.self)
+          #expect(prepared == [1])
+          #expect(store.statements.connectionCount == 1)
+
+          // The server ends this connection's session.
+          _ = try? await connection.query(
+            "SELECT pg_terminate_backend(pg_backend_pid())", logger: logger)
+          for _ in 0..<100 where store.statements.connectionCount > 0 {
+            try await Task.sleep(for: .milliseconds(50))
+          }
+          #expect(store.statements.connectionCount == 0)
+          await #expect(throws: PostgresStoreError.self) {
+            try await connection.checkedExecute(
+              statement, statements: store.statements, logger: logger)
+          }
+        }
+        // The pool's next connection prepares the statements again.
+        let key = ConversationKey(rawValue: "+15550001111|+15550002222")
+        #expect(try await store.session(for: key) == nil)
+      }
+    }
+
+    /// A statement the server refuses reports its SQLSTATE, and not the server's message, which
+    /// can quote a value from the statement (here a phone number, from the failing row).
+    @Test func aRefusedStatementNamesItsSQLStateAndNoValue() async throws {
+      try await withPostgresStore { store in
+        let refused = PreparedSQL(
+          """
+          INSERT INTO parley_session
+            (conversation_key, session_id, generation, data, created_at, updated_at, expires_at)
+          VALUES ($1, $2, 0, $3, 1, 1, 1)
+          """,
+          binds: [
+            PreparedValue.text("+15557654321|+15550002222"), PreparedValue.text(""),
+            PreparedValue.bytea([]),
+          ])
+        try await store.client.withConnection { connection in
+          let error = await #expect(throws: PostgresStatementError.self) {
+            try await connection.checkedExecute(
+              refused, statements: store.statements, logger: Logger(label: "t"))
+          }
+          #expect(error?.sqlState == "23514")  // check_violation: session_id is empty
+          #expect(!"\(String(describing: error))".contains("7654321"))
+        }
+      }
+    }
+
     @Test func theAuditTrailIsAppendOnlyInTheDatabase() async throws {
       try await withPostgresStore { store in
         try await store.recordOptOutEvents(
