@@ -179,6 +179,65 @@ extension PostgresTests {
       }
     }
 
+    /// A turn holds its conversation's lock from before its body starts until it ends: a second
+    /// turn's body, with the clock reading its writes are stamped with, waits for the first
+    /// turn's commit. (Sent with the turn's first read instead, the lock let a turn stamp
+    /// `updated_at` before the `created_at` of the session another instance's turn had just
+    /// created, which the table's `CHECK` refuses: the two-instance test saw 1 to 4 such 500s.)
+    @Test func aTurnHoldsItsLockFromBeforeItsBodyUntilItEnds() async throws {
+      try await withPostgresStore { store in
+        let key = ConversationKey(rawValue: "+15550001111|+15550002222")
+        let now = WallInstant(millisecondsSince1970: 1_800_000_000_000)
+        @Sendable func lockIsFree() async throws -> Bool {
+          let free = try await store.client.query(
+            """
+            SELECT pg_try_advisory_lock(hashtextextended(\(key.rawValue), 0))
+              AND pg_advisory_unlock(hashtextextended(\(key.rawValue), 0))
+            """
+          ).collect().decode(Bool.self)
+          return free == [true]
+        }
+        let record = SessionRecord(
+          key: key, id: "s", generation: 1, data: Array("{}".utf8), createdAt: now,
+          updatedAt: now, expiresAt: now.advanced(by: .seconds(4 * 3600)))
+        let firstHoldsLock = Flag()
+        let releaseFirst = Flag()
+        let secondStarted = Flag()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+          group.addTask {
+            try await store.withTurn(for: key) { turn in
+              firstHoldsLock.set()
+              while !releaseFirst.isSet { try await Task.sleep(for: .milliseconds(10)) }
+              _ = try await turn.snapshot(SnapshotRequest(key: key, messageSid: "SM1", now: now))
+              try await turn.commit(
+                TurnWrites(key: key, now: now, session: .save(record, expected: nil)))
+              #expect(try await !lockIsFree())
+            }
+          }
+          while !firstHoldsLock.isSet { try await Task.sleep(for: .milliseconds(10)) }
+          #expect(try await !lockIsFree())
+          // A second turn of the conversation does not start its body meanwhile.
+          group.addTask { try await store.withTurn(for: key) { _ in secondStarted.set() } }
+          try await Task.sleep(for: .milliseconds(300))
+          #expect(!secondStarted.isSet)
+          releaseFirst.set()
+          try await group.waitForAll()
+        }
+        #expect(secondStarted.isSet)
+        #expect(try await lockIsFree())
+
+        // A turn that fails releases the lock as it ends.
+        await #expect(throws: ConversationStoreError.self) {
+          try await store.withTurn(for: key) { turn in
+            _ = try await turn.snapshot(SnapshotRequest(key: key, messageSid: "SM2", now: now))
+            try await turn.commit(
+              TurnWrites(key: key, now: now, session: .save(record, expected: nil)))
+          }
+        }
+        #expect(try await lockIsFree())
+      }
+    }
+
     /// A statement the server refuses reports its SQLSTATE, and not the server's message, which
     /// can quote a value from the statement (here a phone number, from the failing row).
     @Test func aRefusedStatementNamesItsSQLStateAndNoValue() async throws {
