@@ -1,3 +1,4 @@
+import Foundation
 import HTTPTypes
 import Logging
 import Parley
@@ -32,6 +33,38 @@ struct SessionTests {
     #expect(
       await client.send("hi", from: bob, to: number).texts == ["Hello, thanks for message number 1"]
     )
+  }
+
+  /// Two instances on one store whose clocks differ by 50 ms: the one behind resumes a session
+  /// the one ahead has just created, and stamps its update no earlier than that creation (the
+  /// SQLite store refuses an update stamped before its session's creation: a 500 until now).
+  @Test(arguments: StoreKind.allCases)
+  func anInstanceWhoseClockIsBehindResumesASessionCreatedAheadOfIt(store kind: StoreKind)
+    async throws
+  {
+    let store = try kind.make()
+    let behind = ManualClock()
+    let ahead = ManualClock(start: Date(timeIntervalSince1970: 1_800_000_000.05))
+    let first = counterApp(store: store, clock: ahead)
+    let second = counterApp(store: store, clock: behind)
+    #expect(
+      await first.send("hi", from: alice, to: number).texts == [
+        "Hello, thanks for message number 1"
+      ])
+    let key = ConversationKey(rawValue: "\(alice)|\(number)")
+    let created = try #require(try await store.session(for: key)).createdAt
+    #expect(created == ahead.now)
+    // A save (the count changes) and a touch (it does not).
+    let saved = await second.send("hi", from: alice, to: number)
+    #expect(saved.status == .ok)
+    #expect(saved.texts == ["Hello, thanks for message number 2"])
+    let touched = await second.send("peek", from: alice, to: number)
+    #expect(touched.status == .ok)
+    #expect(touched.texts == ["Count is 2"])
+    let record = try #require(try await store.session(for: key))
+    #expect(record.createdAt == created)
+    #expect(record.updatedAt == created)
+    #expect(record.expiresAt == behind.now.advanced(by: Self.hours4))
   }
 
   @Test(arguments: StoreKind.allCases)

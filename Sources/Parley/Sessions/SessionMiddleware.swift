@@ -95,16 +95,21 @@ public struct SessionMiddleware<State: SessionState>: MessagingMiddleware {
     }
     let data = try StoredJSON.encode(session.state)
     let expiresAt = now.advanced(by: configuration.timeout)
+    // Instances' clocks differ a little: a session another instance created a moment ago can
+    // carry a creation time later than this turn's clock. Its update is never stamped before its
+    // creation (the SQLite and PostgreSQL stores refuse `updated_at < created_at`, and the turn
+    // failed with a 500 until Twilio's retry).
+    let updatedAt = max(now, session.createdAt)
     let generation: Int64
     if let live, live.data == data {
       generation = live.generation
       transaction.sessionWrite = .touch(
-        key: key, expected: live.version, updatedAt: now, expiresAt: expiresAt)
+        key: key, expected: live.version, updatedAt: updatedAt, expiresAt: expiresAt)
     } else {
       generation = (live?.generation ?? 0) + 1
       let record = SessionRecord(
         key: key, id: session.id, generation: generation, data: data,
-        createdAt: session.createdAt, updatedAt: now, expiresAt: expiresAt)
+        createdAt: session.createdAt, updatedAt: updatedAt, expiresAt: expiresAt)
       transaction.sessionWrite = .save(record, expected: stored?.version)
     }
     let pointer = SignedSessionPointer(sessionID: session.id, generation: generation, key: key)
