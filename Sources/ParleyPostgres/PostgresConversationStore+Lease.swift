@@ -85,23 +85,29 @@ extension PostgresConversationStore {
 }
 
 extension PostgresConnection {
-  /// Runs `query` and collects its rows, failing at once when the connection has closed.
-  ///
-  /// PostgresNIO 1.33 writes a query to its channel without a write promise: once a closed
-  /// channel has torn its pipeline down (the server went away, `pg_ctl stop -m immediate`) the
-  /// write is dropped and the query waits forever. Checking `isClosed` from another thread leaves a
-  /// window between the check and the write, which a loaded machine hits; here both happen in one
-  /// task on the connection's event loop, where the close also runs, so either the check sees the
-  /// channel closed or the query reaches the connection's state machine, which fails it if the
-  /// connection is closing. Turns then end with a 5xx instead of hanging.
+  /// Runs `query` and collects its rows, failing at once when the connection has closed
+  /// (``ifOpen(_:)``).
   @discardableResult
   func checkedQuery(_ query: PostgresQuery, logger: Logger) async throws -> [PostgresRow] {
-    try await eventLoop.flatSubmit { () -> EventLoopFuture<[PostgresRow]> in
-      guard !self.isClosed else {
-        return self.eventLoop.makeFailedFuture(PostgresStoreError.connectionClosed)
-      }
-      return self.query(query, logger: logger).map(\.rows)
+    try await eventLoop.flatSubmit {
+      self.ifOpen { self.query(query, logger: logger).map(\.rows) }
     }.get()
+  }
+
+  /// Runs `write` (which sends a statement) unless the connection has closed; called on the
+  /// connection's event loop.
+  ///
+  /// PostgresNIO 1.33 writes a statement to its channel without a write promise: once a closed
+  /// channel has torn its pipeline down (the server went away, `pg_ctl stop -m immediate`) the
+  /// write is dropped and the statement waits forever. Checking `isClosed` from another thread
+  /// leaves a window between the check and the write, which a loaded machine hits; on the event
+  /// loop, where the close also runs, the check and the write are one step, so either the check
+  /// sees the channel closed or the statement reaches the connection's state machine, which fails
+  /// it if the connection is closing. Turns then end with a 5xx instead of hanging.
+  func ifOpen<T>(_ write: () -> EventLoopFuture<T>) -> EventLoopFuture<T> {
+    eventLoop.preconditionInEventLoop()
+    guard !isClosed else { return eventLoop.makeFailedFuture(PostgresStoreError.connectionClosed) }
+    return write()
   }
 }
 

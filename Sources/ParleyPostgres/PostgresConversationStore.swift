@@ -171,7 +171,7 @@ public struct PostgresConversationStore: ConversationStore {
     }
     do {
       _ = try await connection.checkedExecute(statement, statements: statements, logger: logger)
-    } catch let error as PostgresStatementError {
+    } catch let error as PostgresStoreError {
       switch error.sqlState {
       case PostgresTurnOutcome.duplicateMessage: throw ConversationStoreError(.duplicateMessage)
       case PostgresTurnOutcome.conflict: throw sessionConflict
@@ -256,10 +256,29 @@ public struct PostgresConversationStore: ConversationStore {
   }
 }
 
-/// Why the PostgreSQL store refuses to run.
+/// Why the PostgreSQL store failed: it refused to run, found no connection, lost one, or the
+/// server refused a statement (``sqlState``).
 public struct PostgresStoreError: Error, Sendable, CustomStringConvertible {
   public let description: String
-  public init(_ description: String) { self.description = description }
+  /// The SQLSTATE of the statement the server refused (`23505`, or Parley's own `PRL01` and
+  /// `PRL02`); nil for every other failure.
+  public let sqlState: String?
+
+  public init(_ description: String) {
+    self.description = description
+    sqlState = nil
+  }
+
+  /// The server refused a statement. The description never carries the server's message, which
+  /// can quote a value (a phone number) from the statement.
+  static func refused(sqlState: String?) -> Self {
+    Self(sqlState: sqlState)
+  }
+
+  private init(sqlState: String?) {
+    description = "PostgreSQL refused the statement (SQLSTATE \(sqlState ?? "unknown"))"
+    self.sqlState = sqlState
+  }
 
   /// No connection could be leased within `timeout` (the server is down or the pool exhausted).
   static func connectionWait(_ timeout: Duration) -> Self {

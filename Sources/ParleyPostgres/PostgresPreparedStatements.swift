@@ -73,17 +73,6 @@ final class PostgresPreparedStatements: Sendable {
   }
 }
 
-/// A statement the server refused, with its SQLSTATE. Its description never carries the server's
-/// message, which can quote a value (a phone number) from the statement.
-struct PostgresStatementError: Error, CustomStringConvertible {
-  /// The SQLSTATE, such as `23505` or Parley's own `PRL01`.
-  let sqlState: String?
-
-  var description: String {
-    "PostgreSQL refused the statement (SQLSTATE \(sqlState ?? "unknown"))"
-  }
-}
-
 /// A row of a prepared statement.
 ///
 /// Every execute asks the server for binary columns, and they arrive so, but PostgresNIO 1.33's
@@ -118,40 +107,35 @@ extension PostgresConnection {
   /// connection, and collects its rows (``PreparedRow``); fails at once when the connection has
   /// closed.
   ///
-  /// As ``checkedQuery(_:logger:)``, the check and the write happen on the connection's event
-  /// loop in one step, so a statement is never written to a channel that has torn its pipeline
-  /// down (where PostgresNIO would drop it and the turn would wait forever). PostgresNIO's
-  /// future-based `prepare(query:)` and `PreparedQuery.execute` write on the loop when called on
-  /// it; its async prepared-statement API writes from the caller's thread and cannot be checked
-  /// so.
+  /// As with ``checkedQuery(_:logger:)``, each write happens on the event loop in one step with
+  /// the check (``ifOpen(_:)``): PostgresNIO's future-based `prepare(query:)` and
+  /// `PreparedQuery.execute` write on the loop when called on it, where its async
+  /// prepared-statement API writes from the caller's thread and cannot be checked so.
   func checkedExecute(
     _ statement: PreparedSQL, statements: PostgresPreparedStatements, logger: Logger
   ) async throws -> [PreparedRow] {
     do {
-      return try await eventLoop.flatSubmit { () -> EventLoopFuture<[PostgresRow]> in
-        guard !self.isClosed else {
-          return self.eventLoop.makeFailedFuture(PostgresStoreError.connectionClosed)
-        }
+      return try await eventLoop.flatSubmit {
         if let prepared = statements.lookup(statement.sql, on: self) {
-          return prepared.execute(statement.binds)
+          return self.ifOpen { prepared.execute(statement.binds) }
         }
-        logger.debug("preparing a statement", metadata: ["parley.connection": "\(self.id)"])
-        return self.prepare(query: statement.sql).flatMap { prepared in
+        return self.ifOpen {
+          logger.debug("preparing a statement", metadata: ["parley.connection": "\(self.id)"])
+          return self.prepare(query: statement.sql)
+        }.flatMap { prepared in
           statements.keep(prepared, for: statement.sql, on: self)
           // The prepare's answer arrives on the loop: the check and the write are one step again.
-          guard !self.isClosed else {
-            return self.eventLoop.makeFailedFuture(PostgresStoreError.connectionClosed)
-          }
-          return prepared.execute(statement.binds)
+          return self.ifOpen { prepared.execute(statement.binds) }
         }
       }.get().map(PreparedRow.init)
     } catch let error as PostgresError {
       // The future-based API reports errors as PostgresNIO's older `PostgresError`, whose
       // description quotes the server's message.
       switch error {
-      case .server(let message): throw PostgresStatementError(sqlState: message.fields[.sqlState])
+      case .server(let message):
+        throw PostgresStoreError.refused(sqlState: message.fields[.sqlState])
       case .connectionClosed: throw PostgresStoreError.connectionClosed
-      case .protocol: throw PostgresStatementError(sqlState: nil)
+      case .protocol: throw PostgresStoreError.refused(sqlState: nil)
       }
     }
   }

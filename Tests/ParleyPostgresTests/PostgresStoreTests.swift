@@ -253,7 +253,7 @@ extension PostgresTests {
             PreparedValue.bytea([]),
           ])
         try await store.client.withConnection { connection in
-          let error = await #expect(throws: PostgresStatementError.self) {
+          let error = await #expect(throws: PostgresStoreError.self) {
             try await connection.checkedExecute(
               refused, statements: store.statements, logger: Logger(label: "t"))
           }
