@@ -175,12 +175,14 @@ public struct ParleyApplication: Sendable {
   private func respondToWebhook(_ request: WebhookRequest) async throws -> WebhookResponse {
     let message = try InboundMessage(parameters: try parameters(of: request))
     var logger = self.logger
-    // One assignment: a handler such as StreamLogHandler re-renders its metadata on each change.
-    var metadata = logger.handler.metadata
-    metadata["parley.message_sid"] = .string(message.messageSid ?? "-")
-    metadata["parley.from"] = .stringConvertible(RedactedPhoneNumber(message.from))
-    metadata["parley.to"] = .stringConvertible(RedactedPhoneNumber(message.to))
-    logger.handler.metadata = metadata
+    // Beside the app's handler, not on it: StreamLogHandler renders its metadata on each change.
+    logger.handler = TurnLogHandler(
+      wrapping: logger.handler,
+      metadata: [
+        "parley.message_sid": .string(message.messageSid ?? "-"),
+        "parley.from": .stringConvertible(RedactedPhoneNumber(message.from)),
+        "parley.to": .stringConvertible(RedactedPhoneNumber(message.to)),
+      ])
     let turn = Turn(message: message, request: request, logger: logger)
     do {
       let reply = try await respondToTurn(turn)
@@ -208,7 +210,8 @@ public struct ParleyApplication: Sendable {
   private func respondToStatusCallback(_ request: WebhookRequest) async throws -> WebhookResponse {
     let callback = try StatusCallback(parameters: try parameters(of: request))
     var logger = self.logger
-    logger[metadataKey: "parley.message_sid"] = "\(callback.messageSid)"
+    logger.handler = TurnLogHandler(
+      wrapping: logger.handler, metadata: ["parley.message_sid": "\(callback.messageSid)"])
     try await respondToStatus(StatusTurn(callback: callback, request: request, logger: logger))
     return WebhookResponse(head: HTTPResponse(status: .noContent))
   }

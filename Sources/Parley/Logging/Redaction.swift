@@ -5,9 +5,9 @@ public enum Redaction {
   /// The channel prefix (`whatsapp:`), a leading `+`, the first two digits and the last two
   /// are kept; every other character becomes `*`. `+14155551234` becomes `+14*******34`.
   public static func phoneNumber(_ number: String) -> String {
-    // Printable ASCII, as phone numbers are: one byte per character, masked as bytes. (A handler
-    // such as StreamLogHandler renders a turn's numbers on every turn; splitting a `String` into
-    // `Character`s costs more than the rest.)
+    // Printable ASCII, as phone numbers are: one byte per character, masked as bytes. (Every line
+    // a turn logs renders its numbers; splitting a `String` into `Character`s costs more than the
+    // rest.)
     if number.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) {
       var bytes = Array(number.utf8)
       mask(&bytes, colon: UInt8(ascii: ":"), plus: UInt8(ascii: "+"), star: UInt8(ascii: "*"))

@@ -77,8 +77,7 @@ public struct OptOutMiddleware: MessagingMiddleware {
     let scope = OptOutScope.of(message)
     let optedOutScopes = transaction.snapshot.optOuts.filter(\.optedOut).map(\.scope)
     let optedOut = !optedOutScopes.isEmpty
-    // Made only for a line to log: a handler such as StreamLogHandler renders all of a logger's
-    // metadata again whenever one value is set, and most turns log nothing here.
+    // Made only for a line to log: most turns log nothing here.
     var logger: Logger {
       var logger = turn.logger
       logger[metadataKey: "parley.scope"] = .string(scope.redacted)
