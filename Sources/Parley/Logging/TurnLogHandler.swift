@@ -33,11 +33,13 @@ public struct TurnLogHandler: LogHandler {
     }
   }
 
+  /// The wrapped handler's level.
   public var logLevel: Logger.Level {
     get { wrapped.logLevel }
     set { wrapped.logLevel = newValue }
   }
 
+  /// The wrapped handler's metadata provider.
   public var metadataProvider: Logger.MetadataProvider? {
     get { wrapped.metadataProvider }
     set { wrapped.metadataProvider = newValue }
@@ -55,6 +57,8 @@ public struct TurnLogHandler: LogHandler {
     }
   }
 
+  /// One value: this logger's if it set one, else the wrapped handler's. Setting a value keeps
+  /// it here; removing one removes it from the wrapped handler too.
   public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
     get { overlay[key] ?? wrapped[metadataKey: key] }
     set {
