@@ -99,6 +99,43 @@ struct SignatureVectorTests {
     #expect(payload == expected)
   }
 
+  @Test func theSignedTextIsEveryDistinctPairSortedByItsBytesOnRandomParameters() {
+    // Pieces whose joins share long prefixes, differ past eight bytes, hold zero bytes or are
+    // canonically equivalent without being equal, as the sort's shortcut must get them right.
+    let pieces = [
+      "", "a", "A", "\0", "\0\0", "e\u{301}", "\u{e9}", "Sms", "SmsSid", "SmsMessageSid",
+      "MessageSid", "MessagingServiceSid", "From", "FromCity", "FromCityX", "1234567", "12345678",
+      "123456789", "\u{7f}", "\u{ff}", "😀",
+    ]
+    var random = SplitMix64(seed: 0x7369_676e)
+    func text() -> String {
+      (0..<Int.random(in: 1...3, using: &random)).map { _ in pieces.randomElement(using: &random)! }
+        .joined()
+    }
+    for _ in 0..<3_000 {
+      var parameters: [FormParameters.Parameter] = []
+      for _ in 0..<Int.random(in: 0...12, using: &random) {
+        // Often a name or a whole pair again, to exercise the deduplication.
+        if let earlier = parameters.randomElement(using: &random), Bool.random(using: &random) {
+          parameters.append(
+            .init(name: earlier.name, value: Bool.random(using: &random) ? earlier.value : text()))
+        } else {
+          parameters.append(.init(name: text(), value: text()))
+        }
+      }
+      var pairs: [([UInt8], [UInt8])] = []
+      for parameter in parameters {
+        let pair = (Array(parameter.name.utf8), Array(parameter.value.utf8))
+        if !pairs.contains(where: { $0 == pair }) { pairs.append(pair) }
+      }
+      pairs.sort {
+        $0.0 == $1.0 ? $0.1.lexicographicallyPrecedes($1.1) : $0.0.lexicographicallyPrecedes($1.0)
+      }
+      let expected = pairs.flatMap { $0.0 + $0.1 }
+      #expect(TwilioSignature.payload(url: "", parameters: parameters) == expected)
+    }
+  }
+
   @Test func thereAreVectorsForEveryCase() {
     let vectors = Self.vectors.vectors
     #expect(vectors.count > 100)
