@@ -3,6 +3,22 @@ import Testing
 @testable import Parley
 
 struct SessionIDTests {
+  /// A session cookie's value, byte for byte: what instances of an earlier release issued must
+  /// verify on this one (a rolling deploy), and the other way round. The expected value was
+  /// computed apart from Parley, with Python's `hmac` and `hashlib` (HKDF-SHA256 of the secret,
+  /// salt `parley`, info `parley.session.sign.v1`; the tag the first 9 bytes of the key's SHA-256).
+  @Test func aSessionCookieIsSignedByteForByteAsBefore() throws {
+    let secrets = try SessionSecrets("0123456789abcdef0123456789abcdef")
+    let key = ConversationKey(rawValue: "+16175550123|+14155550199")
+    let pointer = SignedSessionPointer(
+      sessionID: "AbCdEf0123456789_-xyzQ", generation: 41, key: key)
+    let value = pointer.signed(with: secrets.signers[0])
+    #expect(
+      value
+        == "v1.AbCdEf0123456789_-xyzQ.41.SWowHXKMhIbE.S3mxWE5i85mWG-OVI1lWvB4K7PINppbjaKBB5sAubCQ")
+    #expect(try SignedSessionPointer.verify(value[...], keys: secrets.signers).get() == pointer)
+  }
+
   /// New session ids: 128 random bits as 22 base64url characters, never repeated.
   @Test func newSessionIDsAre128RandomBitsInBase64URL() {
     let ids = (0..<10_000).map { _ in SessionMiddleware<SessionIDState>.newSessionID() }

@@ -90,38 +90,56 @@ enum Base64URL {
 
   /// Unpadded base64url (RFC 4648 §5), written directly: every turn signs a cookie with it.
   static func encode(_ bytes: some Sequence<UInt8>) -> String {
-    let input = Array(bytes)
-    return String(unsafeUninitializedCapacity: (input.count * 4 + 2) / 3) { output in
-      var written = 0
-      func put(_ chunk: UInt32, _ shift: UInt32) {
-        output[written] = alphabet[Int((chunk >> shift) & 63)]
-        written += 1
-      }
-      var index = 0
-      while index + 3 <= input.count {
-        let chunk =
-          UInt32(input[index]) << 16 | UInt32(input[index + 1]) << 8 | UInt32(input[index + 2])
-        put(chunk, 18)
-        put(chunk, 12)
-        put(chunk, 6)
-        put(chunk, 0)
-        index += 3
-      }
-      switch input.count - index {
-      case 1:
-        let chunk = UInt32(input[index]) << 16
-        put(chunk, 18)
-        put(chunk, 12)
-      case 2:
-        let chunk = UInt32(input[index]) << 16 | UInt32(input[index + 1]) << 8
-        put(chunk, 18)
-        put(chunk, 12)
-        put(chunk, 6)
-      default:
-        break
-      }
-      return written
+    Array(bytes).withUnsafeBytes { input in
+      String(unsafeUninitializedCapacity: encodedCount(input.count)) { write(input, into: $0) }
     }
+  }
+
+  /// Appends the unpadded base64url of `input` to `output`.
+  static func append(_ input: UnsafeRawBufferPointer, to output: inout [UInt8]) {
+    let start = output.count
+    output.append(contentsOf: repeatElement(0, count: encodedCount(input.count)))
+    output.withUnsafeMutableBufferPointer { buffer in
+      _ = write(input, into: UnsafeMutableBufferPointer(rebasing: buffer[start...]))
+    }
+  }
+
+  private static func encodedCount(_ count: Int) -> Int { (count * 4 + 2) / 3 }
+
+  /// Writes the base64url of `input` at the start of `output`, which has room for it; returns
+  /// how many bytes it wrote.
+  private static func write(
+    _ input: UnsafeRawBufferPointer, into output: UnsafeMutableBufferPointer<UInt8>
+  ) -> Int {
+    var written = 0
+    func put(_ chunk: UInt32, _ shift: UInt32) {
+      output[written] = alphabet[Int((chunk >> shift) & 63)]
+      written += 1
+    }
+    var index = 0
+    while index + 3 <= input.count {
+      let chunk =
+        UInt32(input[index]) << 16 | UInt32(input[index + 1]) << 8 | UInt32(input[index + 2])
+      put(chunk, 18)
+      put(chunk, 12)
+      put(chunk, 6)
+      put(chunk, 0)
+      index += 3
+    }
+    switch input.count - index {
+    case 1:
+      let chunk = UInt32(input[index]) << 16
+      put(chunk, 18)
+      put(chunk, 12)
+    case 2:
+      let chunk = UInt32(input[index]) << 16 | UInt32(input[index + 1]) << 8
+      put(chunk, 18)
+      put(chunk, 12)
+      put(chunk, 6)
+    default:
+      break
+    }
+    return written
   }
 
   /// The bytes of unpadded base64url text, or nil when it is not valid.
