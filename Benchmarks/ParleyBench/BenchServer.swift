@@ -28,11 +28,18 @@ enum BenchStore: String, CaseIterable, Sendable {
 /// MessageSid, opt-out check, the session loaded and saved in the store, one step of the survey
 /// dialog, TwiML rendered; served by `ParleyServer` beside the sweeper.
 enum BenchServer {
+  /// The app's logger: swift-log's default handler (`StreamLogHandler`, as an app that does not
+  /// bootstrap the logging system gets), at `level`. `pipeline` logs through the same one.
+  static func logger(level: Logger.Level) -> Logger {
+    var logger = Logger(label: "parley-bench")
+    logger.logLevel = level
+    return logger
+  }
+
   static func run(store kind: BenchStore, database: String, port: Int, logLevel: Logger.Level)
     async throws
   {
-    var logger = Logger(label: "parley-bench")
-    logger.logLevel = logLevel
+    let logger = Self.logger(level: logLevel)
     let (app, backing) = try await application(
       store: kind, database: database, publicBaseURL: "http://127.0.0.1:\(port)", logger: logger)
     let server = ParleyServer(

@@ -21,15 +21,6 @@ extension ParleyBench {
     @Option(help: "Different senders (From numbers).") var senders = 5_000
     @Option(help: "Scratch folder for the SQLite files.") var workDirectory = "/tmp/parley-bench"
 
-    /// The logger a served row's app has (`serve`'s default): swift-log's own handler at `info`,
-    /// which logs nothing per turn but is handed each turn's metadata.
-    static var logger: Logger {
-      var logger = Logger(
-        label: "parley-bench", factory: { StreamLogHandler.standardError(label: $0) })
-      logger.logLevel = .info
-      return logger
-    }
-
     func run() async throws {
       let kinds = try stores.split(separator: ",").map { name in
         guard let kind = BenchStore(rawValue: String(name)), kind != .postgres else {
@@ -67,7 +58,9 @@ extension ParleyBench {
         }
         let (app, backing) = try await BenchServer.application(
           store: kind, database: database, publicBaseURL: base,
-          logger: Self.logger)
+          // As a served row's app logs (`serve`'s default level): nothing per turn, but its
+          // handler is handed each turn's metadata.
+          logger: BenchServer.logger(level: .info))
         _ = try await drive(app, webhooks[0..<turns], concurrency: concurrency)
         var rates: [Double] = []
         var cpu: [Double] = []

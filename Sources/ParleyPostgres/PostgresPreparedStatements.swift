@@ -135,7 +135,7 @@ extension PostgresConnection {
       case .server(let message):
         throw PostgresStoreError.refused(sqlState: message.fields[.sqlState])
       case .connectionClosed: throw PostgresStoreError.connectionClosed
-      case .protocol: throw PostgresStoreError.refused(sqlState: nil)
+      case .protocol: throw PostgresStoreError("PostgreSQL protocol error")
       }
     }
   }

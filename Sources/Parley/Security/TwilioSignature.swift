@@ -40,10 +40,12 @@ public enum TwilioSignature {
       flat += parameter.name.utf8
       let nameEnd = flat.count
       flat += parameter.value.utf8
-      spans.append(Span(start: start, name: nameEnd - start, value: flat.count - nameEnd))
+      spans.append(
+        Span(
+          start: start, name: nameEnd - start, value: flat.count - nameEnd,
+          prefix: Span.prefix(of: flat[start..<nameEnd])))
     }
     return flat.withUnsafeBufferPointer { flat in
-      for index in spans.indices { spans[index].prefix = Span.prefix(flat, spans[index]) }
       func compare(_ left: Int, _ leftCount: Int, _ right: Int, _ rightCount: Int) -> Int {
         for index in 0..<min(leftCount, rightCount) where flat[left + index] != flat[right + index]
         {
@@ -73,21 +75,19 @@ public enum TwilioSignature {
 
   /// One parameter's name and value in the flat bytes of all of them.
   private struct Span {
-    var start: Int
-    var name: Int
-    var value: Int
+    let start: Int
+    let name: Int
+    let value: Int
     /// The name's first eight bytes, big-endian, zero-padded: when two differ, they order the
     /// names as their bytes do (a padding zero sorts a shorter name first, and where a name has a
     /// zero byte of its own the prefixes tie and the bytes decide).
-    var prefix: UInt64 = 0
+    let prefix: UInt64
 
-    static func prefix(_ flat: UnsafeBufferPointer<UInt8>, _ span: Span) -> UInt64 {
+    static func prefix(of name: ArraySlice<UInt8>) -> UInt64 {
       var key: UInt64 = 0
-      for index in 0..<8 {
-        key <<= 8
-        if index < span.name { key |= UInt64(flat[span.start + index]) }
-      }
-      return key
+      for byte in name.prefix(8) { key = key << 8 | UInt64(byte) }
+      // Left-aligned: a name shorter than eight bytes is padded with zeros on the right.
+      return key << (8 * (8 - min(name.count, 8)))
     }
   }
 
