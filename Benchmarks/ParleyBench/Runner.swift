@@ -96,7 +96,10 @@ struct Runner {
     for file in row.freshFiles + (row.copy.map { [$0.to] } ?? []) {
       for suffix in ["", "-wal", "-shm"] { try? files.removeItem(atPath: file + suffix) }
     }
-    if let copy = row.copy { try files.copyItem(atPath: copy.from, toPath: copy.to) }
+    if let copy = row.copy {
+      try files.copyItem(atPath: copy.from, toPath: copy.to)
+      try settle(copy.to)
+    }
     if let name = row.freshPostgresDatabase {
       let server = try PostgresBench.serverURL()
       for statement in ["DROP DATABASE IF EXISTS \(name) WITH (FORCE)", "CREATE DATABASE \(name)"] {
@@ -105,6 +108,41 @@ struct Runner {
         ])
       }
     }
+  }
+
+  /// Leaves a freshly copied database file as a long-running server's file is: on disk, and in
+  /// the page cache as the 4 KiB pages SQLite reads, none of them dirty.
+  ///
+  /// Straight from the copy, the file's 636 MB sat dirty in the page cache, in 64 KiB folios
+  /// (Linux 6.18's ext4 gives a large write large folios). The server's first checkpoint then
+  /// fsync'd the whole copy, and each page a checkpoint wrote after it dirtied, and sent to the
+  /// disk, the 64 KiB around it: 140 KB written to the disk per request, against 22 KB once
+  /// settled (`/proc/PID/io`'s `write_bytes` over 6 s of load). Neither is what a server whose
+  /// database has been on disk for a while sees, so the file is synced, dropped from the cache,
+  /// and read back a page at a time with readahead off (the kernel then caches single pages, as
+  /// it does for SQLite's own random reads).
+  func settle(_ path: String) throws {
+    #if canImport(Glibc)
+      let descriptor = open(path, O_RDWR)
+      guard descriptor >= 0 else { throw BenchError("cannot open \(path): errno \(errno)") }
+      defer { close(descriptor) }
+      guard fsync(descriptor) == 0 else { throw BenchError("cannot fsync \(path): errno \(errno)") }
+      for advice in [POSIX_FADV_DONTNEED, POSIX_FADV_RANDOM] {
+        let result = posix_fadvise(descriptor, 0, 0, advice)
+        guard result == 0 else { throw BenchError("posix_fadvise on \(path): error \(result)") }
+      }
+      let pageSize = 4096
+      var page = [UInt8](repeating: 0, count: pageSize)
+      var offset: off_t = 0
+      while true {
+        let count = page.withUnsafeMutableBytes {
+          pread(descriptor, $0.baseAddress, pageSize, offset)
+        }
+        guard count >= 0 else { throw BenchError("cannot read \(path): errno \(errno)") }
+        if count == 0 { break }
+        offset += off_t(count)
+      }
+    #endif
   }
 
   /// Launches the row's server with its output in `log`.
