@@ -16,6 +16,9 @@ struct RunFigures: Sendable {
   var cores: Double
   /// Peak resident memory of the server's processes, in MiB.
   var peakMiB: Double
+  /// KiB the server's processes sent to the disk per request (`write_bytes` of `/proc/PID/io`,
+  /// counted as pages are dirtied); nil for a row whose writes another server makes.
+  var diskKiBPerRequest: Double? = nil
   /// Socket errors and non-2xx answers.
   var errors: Int
   /// Times a wrk thread started its share of requests over (repeated MessageSids).
@@ -84,6 +87,20 @@ enum ProcessTree {
   /// The sum of the peak resident memory (`VmHWM`) of `pid` and its descendants, in MiB.
   static func peakMiB(of pid: Int32) -> Double {
     members(of: pid).reduce(0) { $0 + status(of: $1, field: "VmHWM:") } / 1024
+  }
+
+  /// Bytes that `pid` and its descendants have caused to be written to the disk so far: Linux
+  /// counts a page when it is dirtied, so a write into a large folio counts the whole folio.
+  static func writtenBytes(of pid: Int32) -> Double {
+    members(of: pid).reduce(0) { total, member in
+      guard let text = try? String(contentsOfFile: "/proc/\(member)/io", encoding: .utf8) else {
+        return total
+      }
+      let field = "write_bytes:"
+      let line = text.split(separator: "\n").first { $0.hasPrefix(field) }
+      let value = line?.dropFirst(field.count).split(whereSeparator: \.isWhitespace).first
+      return total + (value.flatMap { Double($0) } ?? 0)
+    }
   }
 
   /// The sum of the current resident memory (`VmRSS`) of `pid` and its descendants, in MiB.

@@ -163,8 +163,10 @@ struct Runner {
   func drive(_ server: Process, seconds: Int, requests: String? = nil) throws -> RunFigures {
     let pid = server.processIdentifier
     let cpuBefore = ProcessTree.cpuSeconds(of: pid)
+    let writtenBefore = ProcessTree.writtenBytes(of: pid)
     let line = try runWrk(seconds: seconds, requests: requests ?? requestsFile)
     let cpuAfter = ProcessTree.cpuSeconds(of: pid)
+    let writtenAfter = ProcessTree.writtenBytes(of: pid)
     guard server.isRunning else { throw BenchError("the server exited during the run") }
     var figures = try parse(line)
     // Over the load's own duration, as wrk timed it. wrk first spends about 4 s reading and
@@ -172,6 +174,10 @@ struct Runner {
     // server busy 1.7 cores under load read as 1.4.
     figures.cores = (cpuAfter - cpuBefore) / figures.loadSeconds
     figures.peakMiB = ProcessTree.peakMiB(of: pid)
+    let requestCount = figures.requestsPerSecond * figures.loadSeconds
+    if requestCount > 0 {
+      figures.diskKiBPerRequest = (writtenAfter - writtenBefore) / 1024 / requestCount
+    }
     return figures
   }
 
@@ -235,8 +241,8 @@ struct Runner {
 /// Prints the medians of each row, with ratios to the first row.
 func printTable(rows: [BenchRow], results: [[RunFigures]]) {
   let header = [
-    "row", "req/s", "vs row 1", "p50 ms", "p99 ms", "max ms", "CPU cores", "peak MiB", "errors",
-    "turns/commit", "req/s of each run",
+    "row", "req/s", "vs row 1", "p50 ms", "p99 ms", "max ms", "CPU cores", "peak MiB",
+    "disk KiB/req", "errors", "turns/commit", "req/s of each run",
   ]
   let first = median(results[0].map(\.requestsPerSecond))
   var lines = [header]
@@ -247,6 +253,8 @@ func printTable(rows: [BenchRow], results: [[RunFigures]]) {
       format(median(runs.map(\.p50))), format(median(runs.map(\.p99))),
       format(median(runs.map(\.max))), String(format: "%.2f", median(runs.map(\.cores))),
       String(Int(median(runs.map(\.peakMiB)).rounded())),
+      row.freshPostgresDatabase != nil || runs.contains { $0.diskKiBPerRequest == nil }
+        ? "" : String(format: "%.1f", median(runs.compactMap(\.diskKiBPerRequest))),
       String(runs.map(\.errors).reduce(0, +))
         + (runs.contains { $0.wraps > 0 } ? " (wrapped)" : ""),
       runs.compactMap(\.turnsPerCommit).isEmpty
