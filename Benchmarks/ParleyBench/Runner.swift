@@ -138,6 +138,7 @@ struct Runner {
         let count = page.withUnsafeMutableBytes {
           pread(descriptor, $0.baseAddress, pageSize, offset)
         }
+        if count < 0 && errno == EINTR { continue }
         guard count >= 0 else { throw BenchError("cannot read \(path): errno \(errno)") }
         if count == 0 { break }
         offset += off_t(count)
