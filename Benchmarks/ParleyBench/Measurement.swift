@@ -108,6 +108,12 @@ enum ProcessTree {
     members(of: pid).reduce(0) { $0 + status(of: $1, field: "VmRSS:") } / 1024
   }
 
+  /// The sum of the anonymous resident memory (`RssAnon`: the heap and the stacks, not the
+  /// mapped files) of `pid` and its descendants, in MiB.
+  static func anonymousMiB(of pid: Int32) -> Double {
+    members(of: pid).reduce(0) { $0 + status(of: $1, field: "RssAnon:") } / 1024
+  }
+
   private static func stat(of pid: Int32) -> (parent: Int32, cpuTicks: Double)? {
     guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
       let close = text.lastIndex(of: ")")
