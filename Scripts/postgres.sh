@@ -8,6 +8,8 @@
 # PARLEY_PG_DATA, PARLEY_PG_USER for the test that stops the server with -m immediate.
 set -euo pipefail
 command=${1:-start}
+dir=${PARLEY_PG_DIR:-/tmp/parley-postgres}
+port=${PARLEY_PG_PORT:-55432}
 # A start that fails, wherever it fails (the install, initdb, the server), prints `false` for the
 # caller's eval: `eval "$(bash Scripts/postgres.sh start)" && swift test` and CI then stop there,
 # where an empty output would have let the tests run with the PostgreSQL suites skipped.
@@ -15,11 +17,9 @@ if [ "$command" = start ]; then
   trap 'status=$?; if [ $status -ne 0 ]; then
     echo false
     echo "error: PostgreSQL did not start; the end of its log:" >&2
-    tail -n 5 "${dir:-}/server.log" >&2 2>/dev/null || true
+    tail -n 5 "$dir/server.log" >&2 2>/dev/null || true
   fi' EXIT
 fi
-dir=${PARLEY_PG_DIR:-/tmp/parley-postgres}
-port=${PARLEY_PG_PORT:-55432}
 
 find_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1; }
 bin=$(find_bin || true)

@@ -17,7 +17,8 @@ struct RunFigures: Sendable {
   /// Peak resident memory of the server's processes, in MiB.
   var peakMiB: Double
   /// KiB the server's processes sent to the disk per request (`write_bytes` of `/proc/PID/io`,
-  /// counted as pages are dirtied); nil for a row whose writes another server makes.
+  /// counted as pages are dirtied); nil for a row whose writes another server makes
+  /// (``BenchRow/writesItsOwnData``).
   var diskKiBPerRequest: Double? = nil
   /// Socket errors and non-2xx answers.
   var errors: Int
@@ -80,38 +81,32 @@ enum ProcessTree {
 
   /// CPU seconds used by `pid` and its descendants so far.
   static func cpuSeconds(of pid: Int32) -> Double {
+    cpuSeconds(of: members(of: pid))
+  }
+
+  /// CPU seconds used, and bytes caused to be written to the disk, by `pid` and its descendants
+  /// so far, from one walk of `/proc`. Linux counts a written page when it is dirtied, so a write
+  /// into a large folio counts the whole folio.
+  static func usage(of pid: Int32) -> (cpuSeconds: Double, writtenBytes: Double) {
+    let members = members(of: pid)
+    return (cpuSeconds(of: members), sums(["write_bytes:"], in: "io", of: members)[0])
+  }
+
+  private static func cpuSeconds(of members: [Int32]) -> Double {
     let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
-    return members(of: pid).compactMap { stat(of: $0) }.reduce(0) { $0 + $1.cpuTicks } / ticks
+    return members.compactMap { stat(of: $0) }.reduce(0) { $0 + $1.cpuTicks } / ticks
   }
 
   /// The sum of the peak resident memory (`VmHWM`) of `pid` and its descendants, in MiB.
   static func peakMiB(of pid: Int32) -> Double {
-    members(of: pid).reduce(0) { $0 + status(of: $1, field: "VmHWM:") } / 1024
+    sums(["VmHWM:"], in: "status", of: members(of: pid))[0] / 1024
   }
 
-  /// Bytes that `pid` and its descendants have caused to be written to the disk so far: Linux
-  /// counts a page when it is dirtied, so a write into a large folio counts the whole folio.
-  static func writtenBytes(of pid: Int32) -> Double {
-    members(of: pid).reduce(0) { total, member in
-      guard let text = try? String(contentsOfFile: "/proc/\(member)/io", encoding: .utf8) else {
-        return total
-      }
-      let field = "write_bytes:"
-      let line = text.split(separator: "\n").first { $0.hasPrefix(field) }
-      let value = line?.dropFirst(field.count).split(whereSeparator: \.isWhitespace).first
-      return total + (value.flatMap { Double($0) } ?? 0)
-    }
-  }
-
-  /// The sum of the current resident memory (`VmRSS`) of `pid` and its descendants, in MiB.
-  static func residentMiB(of pid: Int32) -> Double {
-    members(of: pid).reduce(0) { $0 + status(of: $1, field: "VmRSS:") } / 1024
-  }
-
-  /// The sum of the anonymous resident memory (`RssAnon`: the heap and the stacks, not the
-  /// mapped files) of `pid` and its descendants, in MiB.
-  static func anonymousMiB(of pid: Int32) -> Double {
-    members(of: pid).reduce(0) { $0 + status(of: $1, field: "RssAnon:") } / 1024
+  /// The sums of the resident memory (`VmRSS`) of `pid` and its descendants, and of its
+  /// anonymous part (`RssAnon`: the heap and the stacks, not the mapped files), in MiB.
+  static func memoryMiB(of pid: Int32) -> (resident: Double, anonymous: Double) {
+    let kiB = sums(["VmRSS:", "RssAnon:"], in: "status", of: members(of: pid))
+    return (kiB[0] / 1024, kiB[1] / 1024)
   }
 
   private static func stat(of pid: Int32) -> (parent: Int32, cpuTicks: Double)? {
@@ -126,15 +121,20 @@ enum ProcessTree {
     return (parent, user + system)
   }
 
-  private static func status(of pid: Int32, field: String) -> Double {
-    guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else {
-      return 0
+  /// For each of `names`, the sum over `members` of the number on its line (`name value …`) in
+  /// `/proc/PID/<file>`; a file or line that cannot be read counts 0.
+  private static func sums(_ names: [String], in file: String, of members: [Int32]) -> [Double] {
+    var totals = names.map { _ in 0.0 }
+    for member in members {
+      guard let text = try? String(contentsOfFile: "/proc/\(member)/\(file)", encoding: .utf8)
+      else { continue }
+      for line in text.split(separator: "\n") {
+        guard let index = names.firstIndex(where: { line.hasPrefix($0) }) else { continue }
+        let value = line.dropFirst(names[index].count).split(whereSeparator: \.isWhitespace).first
+        totals[index] += value.flatMap { Double($0) } ?? 0
+      }
     }
-    for line in text.split(separator: "\n") where line.hasPrefix(field) {
-      return Double(line.dropFirst(field.count).split(whereSeparator: \.isWhitespace).first ?? "")
-        ?? 0
-    }
-    return 0
+    return totals
   }
 }
 

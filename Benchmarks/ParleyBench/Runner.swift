@@ -15,7 +15,8 @@ struct BenchRow: Sendable {
   var environment: [String: String] = [:]
   /// Database files deleted before each run (a fresh store every run).
   var freshFiles: [String] = []
-  /// A database copied into place before each run (the scale row's stored conversations).
+  /// A database copied into place, and settled (``Runner/settle(_:)``), before each run (the
+  /// scale row's stored conversations).
   var copy: (from: String, to: String)?
   /// A PostgreSQL database dropped and created again before each run, on the server at
   /// `PARLEY_POSTGRES_URL`; the row's server gets its URL in the same variable.
@@ -23,6 +24,10 @@ struct BenchRow: Sendable {
   /// For a row that is another build or setting of a row before it (`--compare-binary` and the
   /// like): that row's index. It runs right beside it.
   var twinOf: Int?
+
+  /// Whether the row's own processes write its data (false for PostgreSQL, whose server does):
+  /// only then do their disk writes say what a request costs.
+  var writesItsOwnData: Bool { freshPostgresDatabase == nil }
 }
 
 /// Runs rows back to back against wrk and prints their figures.
@@ -85,6 +90,7 @@ struct Runner {
       throw error
     }
     stop(server)
+    if !row.writesItsOwnData { figures.diskKiBPerRequest = nil }
     let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
     figures.turnsPerCommit = CommitLine.turnsPerCommit(in: output)
     return figures
@@ -163,21 +169,19 @@ struct Runner {
   /// Runs wrk for `seconds` against the server and reads the server's CPU and memory.
   func drive(_ server: Process, seconds: Int, requests: String? = nil) throws -> RunFigures {
     let pid = server.processIdentifier
-    let cpuBefore = ProcessTree.cpuSeconds(of: pid)
-    let writtenBefore = ProcessTree.writtenBytes(of: pid)
+    let before = ProcessTree.usage(of: pid)
     let line = try runWrk(seconds: seconds, requests: requests ?? requestsFile)
-    let cpuAfter = ProcessTree.cpuSeconds(of: pid)
-    let writtenAfter = ProcessTree.writtenBytes(of: pid)
+    let after = ProcessTree.usage(of: pid)
     guard server.isRunning else { throw BenchError("the server exited during the run") }
     var figures = try parse(line)
     // Over the load's own duration, as wrk timed it. wrk first spends about 4 s reading and
     // formatting the webhooks, while the server idles; divided by wrk's whole wall time, a
     // server busy 1.7 cores under load read as 1.4.
-    figures.cores = (cpuAfter - cpuBefore) / figures.loadSeconds
+    figures.cores = (after.cpuSeconds - before.cpuSeconds) / figures.loadSeconds
     figures.peakMiB = ProcessTree.peakMiB(of: pid)
     let requestCount = figures.requestsPerSecond * figures.loadSeconds
     if requestCount > 0 {
-      figures.diskKiBPerRequest = (writtenAfter - writtenBefore) / 1024 / requestCount
+      figures.diskKiBPerRequest = (after.writtenBytes - before.writtenBytes) / 1024 / requestCount
     }
     return figures
   }
@@ -254,7 +258,7 @@ func printTable(rows: [BenchRow], results: [[RunFigures]]) {
       format(median(runs.map(\.p50))), format(median(runs.map(\.p99))),
       format(median(runs.map(\.max))), String(format: "%.2f", median(runs.map(\.cores))),
       String(Int(median(runs.map(\.peakMiB)).rounded())),
-      row.freshPostgresDatabase != nil || runs.contains { $0.diskKiBPerRequest == nil }
+      runs.contains { $0.diskKiBPerRequest == nil }
         ? "" : String(format: "%.1f", median(runs.compactMap(\.diskKiBPerRequest))),
       String(runs.map(\.errors).reduce(0, +))
         + (runs.contains { $0.wraps > 0 } ? " (wrapped)" : ""),

@@ -26,8 +26,9 @@ struct Soak {
     // code first runs, SQLite's shared-memory index): a leak shows in the first.
     print("| segment | req/s | p99 ms | errors | RSS MiB after | heap MiB after | peak MiB |")
     print("|--:|--:|--:|--:|--:|--:|--:|")
+    let start = ProcessTree.memoryMiB(of: pid)
     print(
-      "| start | | | | \(Int(ProcessTree.residentMiB(of: pid).rounded())) | \(String(format: "%.1f", ProcessTree.anonymousMiB(of: pid))) | |"
+      "| start | | | | \(Int(start.resident.rounded())) | \(String(format: "%.1f", start.anonymous)) | |"
     )
     var resident: [Double] = []
     var heap: [Double] = []
@@ -37,24 +38,23 @@ struct Soak {
       try Workload.writeRequests(
         count: requests, senders: senders, url: url, to: file, seed: 0x50AC + UInt64(number))
       let figures = try runner.drive(server, seconds: segment, requests: file)
-      let rss = ProcessTree.residentMiB(of: pid)
-      let anonymous = ProcessTree.anonymousMiB(of: pid)
-      resident.append(rss)
-      heap.append(anonymous)
+      let memory = ProcessTree.memoryMiB(of: pid)
+      resident.append(memory.resident)
+      heap.append(memory.anonymous)
       print(
-        "| \(number) | \(Int(figures.requestsPerSecond.rounded())) | \(format(figures.p99)) | \(figures.errors)\(figures.wraps > 0 ? " (wrapped)" : "") | \(Int(rss.rounded())) | \(String(format: "%.1f", anonymous)) | \(Int(figures.peakMiB.rounded())) |"
+        "| \(number) | \(Int(figures.requestsPerSecond.rounded())) | \(format(figures.p99)) | \(figures.errors)\(figures.wraps > 0 ? " (wrapped)" : "") | \(Int(memory.resident.rounded())) | \(String(format: "%.1f", memory.anonymous)) | \(Int(figures.peakMiB.rounded())) |"
       )
       fflush(nil)  // every stream: the progress shows while the runs go on
     }
-    if let first = resident.first, let last = resident.last {
-      print(
-        "\nresident memory after the first segment \(Int(first.rounded())) MiB, after the last \(Int(last.rounded())) MiB (\(String(format: "%+.1f", (last - first) / first * 100))%)"
-      )
-    }
-    if let first = heap.first, let last = heap.last {
-      print(
-        "heap after the first segment \(String(format: "%.1f", first)) MiB, after the last \(String(format: "%.1f", last)) MiB (\(String(format: "%+.1f", (last - first) / first * 100))%)"
-      )
-    }
+    print("\n" + Self.growth("resident memory", resident, digits: 0))
+    print(Self.growth("heap", heap, digits: 1))
+  }
+
+  /// How a figure read after each segment moved from the first segment to the last.
+  static func growth(_ name: String, _ values: [Double], digits: Int) -> String {
+    guard let first = values.first, let last = values.last else { return "" }
+    let number = "%.\(digits)f"
+    return
+      "\(name) after the first segment \(String(format: number, first)) MiB, after the last \(String(format: number, last)) MiB (\(String(format: "%+.1f", (last - first) / first * 100))%)"
   }
 }

@@ -72,7 +72,8 @@ package struct SignedSessionPointer: Hashable {
   package func signed(with signer: KeyedHMAC<SHA256>) -> String {
     let dot = UInt8(ascii: ".")
     var bytes: [UInt8] = []
-    bytes.reserveCapacity(sessionID.utf8.count + conversationTag.utf8.count + 72)
+    // "v1.", three dots, at most 20 digits of generation and 43 of base64url MAC: 69 more.
+    bytes.reserveCapacity(sessionID.utf8.count + conversationTag.utf8.count + 69)
     bytes += "v1.".utf8
     bytes += sessionID.utf8
     bytes.append(dot)
