@@ -15,8 +15,8 @@ struct BenchRow: Sendable {
   var environment: [String: String] = [:]
   /// Database files deleted before each run (a fresh store every run).
   var freshFiles: [String] = []
-  /// A database copied into place, and settled (``Runner/settle(_:)``), before each run (the
-  /// scale row's stored conversations).
+  /// A database copied into place (``Runner/copyDatabase(from:to:)``) before each run (the scale
+  /// row's stored conversations).
   var copy: (from: String, to: String)?
   /// A PostgreSQL database dropped and created again before each run, on the server at
   /// `PARLEY_POSTGRES_URL`; the row's server gets its URL in the same variable.
@@ -102,10 +102,7 @@ struct Runner {
     for file in row.freshFiles + (row.copy.map { [$0.to] } ?? []) {
       for suffix in ["", "-wal", "-shm"] { try? files.removeItem(atPath: file + suffix) }
     }
-    if let copy = row.copy {
-      try files.copyItem(atPath: copy.from, toPath: copy.to)
-      try settle(copy.to)
-    }
+    if let copy = row.copy { try copyDatabase(from: copy.from, to: copy.to) }
     if let name = row.freshPostgresDatabase {
       let server = try PostgresBench.serverURL()
       for statement in ["DROP DATABASE IF EXISTS \(name) WITH (FORCE)", "CREATE DATABASE \(name)"] {
@@ -116,39 +113,46 @@ struct Runner {
     }
   }
 
-  /// Leaves a freshly copied database file as a long-running server's file is: on disk, and in
-  /// the page cache as the 4 KiB pages SQLite reads, none of them dirty.
+  /// Copies a database file so that it is as a long-running server's file is: on disk, and in
+  /// the page cache as single 4 KiB pages, none of them dirty.
   ///
-  /// Straight from the copy, the file's 636 MB sat dirty in the page cache, in 64 KiB folios
-  /// (Linux 6.18's ext4 gives a large write large folios). The server's first checkpoint then
-  /// fsync'd the whole copy, and each page a checkpoint wrote after it dirtied, and sent to the
-  /// disk, the 64 KiB around it: 140 KB written to the disk per request, against 22 KB once
-  /// settled (`/proc/PID/io`'s `write_bytes` over 6 s of load). Neither is what a server whose
-  /// database has been on disk for a while sees, so the file is synced, dropped from the cache,
-  /// and read back a page at a time with readahead off (the kernel then caches single pages, as
-  /// it does for SQLite's own random reads).
-  func settle(_ path: String) throws {
+  /// Copied with `FileManager.copyItem`, the file's 636 MB sat dirty in the page cache in 64 KiB
+  /// folios (Linux 6.18's ext4 gives a large write large folios). The server's first checkpoint
+  /// then fsync'd the whole copy, and each page a checkpoint wrote after it dirtied, and sent to
+  /// the disk, the 64 KiB around it: 140 KB written to the disk per request, against 22 KB for a
+  /// file whose pages are cached one by one (`/proc/PID/io`'s `write_bytes` over 6 s of load),
+  /// as SQLite's own random reads cache them. Written 4 KiB at a time, the copy gets single-page
+  /// folios, and the fsync leaves them clean.
+  func copyDatabase(from source: String, to destination: String) throws {
     #if canImport(Glibc)
-      let descriptor = open(path, O_RDWR)
-      guard descriptor >= 0 else { throw BenchError("cannot open \(path): errno \(errno)") }
-      defer { close(descriptor) }
-      guard fsync(descriptor) == 0 else { throw BenchError("cannot fsync \(path): errno \(errno)") }
-      for advice in [POSIX_FADV_DONTNEED, POSIX_FADV_RANDOM] {
-        let result = posix_fadvise(descriptor, 0, 0, advice)
-        guard result == 0 else { throw BenchError("posix_fadvise on \(path): error \(result)") }
-      }
+      let input = open(source, O_RDONLY)
+      guard input >= 0 else { throw BenchError("cannot open \(source): errno \(errno)") }
+      defer { close(input) }
+      let output = open(destination, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+      guard output >= 0 else { throw BenchError("cannot create \(destination): errno \(errno)") }
+      defer { close(output) }
       let pageSize = 4096
       var page = [UInt8](repeating: 0, count: pageSize)
-      var offset: off_t = 0
       while true {
-        let count = page.withUnsafeMutableBytes {
-          pread(descriptor, $0.baseAddress, pageSize, offset)
-        }
+        let count = page.withUnsafeMutableBytes { read(input, $0.baseAddress, pageSize) }
         if count < 0 && errno == EINTR { continue }
-        guard count >= 0 else { throw BenchError("cannot read \(path): errno \(errno)") }
+        guard count >= 0 else { throw BenchError("cannot read \(source): errno \(errno)") }
         if count == 0 { break }
-        offset += off_t(count)
+        var written = 0
+        while written < count {
+          let result = page.withUnsafeBytes {
+            write(output, $0.baseAddress! + written, count - written)
+          }
+          if result < 0 && errno == EINTR { continue }
+          guard result > 0 else { throw BenchError("cannot write \(destination): errno \(errno)") }
+          written += result
+        }
       }
+      guard fsync(output) == 0 else {
+        throw BenchError("cannot fsync \(destination): errno \(errno)")
+      }
+    #else
+      try FileManager.default.copyItem(atPath: source, toPath: destination)
     #endif
   }
 
