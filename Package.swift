@@ -269,6 +269,8 @@ let package = Package(
       dependencies: [
         "Parley", "ParleySQLite", "ParleyTesting", "ParleyFuzzing", "SurveyBot",
         .product(name: "GRDB", package: "GRDB.swift"),
+        // `sqlite3_stmt_status`, to see that the turn's statements are compiled once.
+        .product(name: "GRDBSQLite", package: "GRDB.swift"),
         .product(name: "Logging", package: "swift-log"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
       ],

@@ -68,14 +68,18 @@ enum Workload {
   static let seedLifetime: TimeInterval = 3600
 
   /// Seconds since the seed at `path` was stored (its newest session's `created_at`); nil when
-  /// there is no seed there, or it holds no session.
+  /// there is no seed there, or it holds no session. (A seed of a compared build may have the
+  /// schema before v5, whose sessions had a table of their own.)
   static func seedAge(path: String) throws -> TimeInterval? {
     guard FileManager.default.fileExists(atPath: path) else { return nil }
     var configuration = Configuration()
     configuration.readonly = true
     let queue = try DatabaseQueue(path: path, configuration: configuration)
     let newest = try queue.read { db in
-      try Int64.fetchOne(db, sql: "SELECT max(created_at) FROM parley_session")
+      try db.tableExists("parley_conversation")
+        ? Int64.fetchOne(
+          db, sql: "SELECT max(created_at) FROM parley_conversation WHERE message_sid = ''")
+        : Int64.fetchOne(db, sql: "SELECT max(created_at) FROM parley_session")
     }
     return newest.map { Date().timeIntervalSince1970 - TimeInterval($0) / 1000 }
   }
@@ -115,22 +119,32 @@ enum Workload {
     try database.pool.write { db in
       try db.execute(
         sql: """
-          WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ? - 1)
-          INSERT INTO parley_session
-            (conversation_key, session_id, generation, data, created_at, updated_at, expires_at,
-             sweep_at)
-          SELECT printf('+1555%07d|%s', i, ?), lower(hex(randomblob(16))), 1, ?, ?, ?, ?, ? FROM n
-          """,
-        arguments: [count, to, Data(state), now, now, expires, expires])
-      try db.execute(
-        sql: """
-          WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ? - 1)
-          INSERT INTO parley_processed_message
-            (message_sid, conversation_key, content_type, body, header_fields, created_at, expires_at)
-          SELECT 'SM' || lower(hex(randomblob(16))), printf('+1555%07d|%s', i, ?),
-            'text/xml; charset=utf-8', ?, '[]', ?, ? FROM n
+          WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ?1 - 1)
+          INSERT INTO parley_reply
+            (sequence, conversation_key, message_sid, content_type, body, header_fields,
+             created_at, expires_at)
+          SELECT i + 1, printf('+1555%07d|%s', i, ?2), 'SM' || lower(hex(randomblob(16))),
+            'text/xml; charset=utf-8', ?3, '[]', ?4, ?5
+          FROM n
           """,
         arguments: [count, to, reply, now, now + 24 * 3_600_000])
+      // Each conversation's session (MessageSid '') and the entry of its last message, which
+      // points to its reply.
+      try db.execute(
+        sql: """
+          WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ?1 - 1)
+          INSERT INTO parley_conversation
+            (conversation_key, message_sid, session_id, generation, data, created_at, updated_at,
+             expires_at, sweep_at, reply_sequence)
+          SELECT printf('+1555%07d|%s', i, ?2), '', lower(hex(randomblob(16))), 1, ?3, ?4, ?4,
+            ?5, ?5, NULL
+          FROM n
+          UNION ALL
+          SELECT r.conversation_key, r.message_sid, NULL, NULL, NULL, ?4, NULL, ?6, NULL,
+            r.sequence
+          FROM parley_reply AS r
+          """,
+        arguments: [count, to, Data(state), now, expires, now + 24 * 3_600_000])
     }
     try database.pool.writeWithoutTransaction { db in
       try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)")

@@ -177,6 +177,71 @@ public struct SQLiteDatabase: Sendable {
           CREATE INDEX parley_session_sweep ON parley_session (sweep_at);
           """)
     }
+    migrator.registerMigration("v5 dedupe entries beside their conversation's session") { db in
+      // Keyed by the random MessageSid, each turn's dedupe record took a random page of a
+      // million-entry index. Keyed by conversation, then MessageSid, in one table with the
+      // session (whose row has the MessageSid ''), it takes the page the turn changes anyway. The
+      // reply is appended to a table of its own, whose expiry index the sweep finds the expired
+      // entries through (each reply names its entry): the entries need no index of their own.
+      // See `SQLiteConversationStore`.
+      // The window (600,000 ms) must stay `SessionSweepTime.window`.
+      try db.execute(
+        sql: """
+          CREATE TABLE parley_reply (
+            sequence INTEGER PRIMARY KEY,
+            conversation_key TEXT NOT NULL,
+            message_sid TEXT NOT NULL CHECK (length(message_sid) > 0),
+            content_type TEXT NOT NULL,
+            body TEXT NOT NULL,
+            header_fields TEXT NOT NULL CHECK (json_valid(header_fields)),
+            created_at INTEGER NOT NULL,
+            expires_at INTEGER NOT NULL
+          );
+          INSERT INTO parley_reply
+            (sequence, conversation_key, message_sid, content_type, body, header_fields,
+             created_at, expires_at)
+          SELECT sequence, conversation_key, message_sid, content_type, body, header_fields,
+            created_at, expires_at
+          FROM parley_processed_message ORDER BY sequence;
+          CREATE INDEX parley_reply_expiry ON parley_reply (expires_at);
+          CREATE TABLE parley_conversation (
+            conversation_key TEXT NOT NULL,
+            message_sid TEXT NOT NULL,
+            session_id TEXT CHECK (length(session_id) > 0),
+            generation INTEGER CHECK (generation >= 0),
+            data BLOB,
+            created_at INTEGER NOT NULL,
+            updated_at INTEGER CHECK (updated_at >= created_at),
+            expires_at INTEGER NOT NULL,
+            sweep_at INTEGER
+              CHECK (sweep_at <= expires_at AND expires_at - sweep_at <= 600000),
+            reply_sequence INTEGER,
+            PRIMARY KEY (conversation_key, message_sid),
+            CHECK (
+              CASE WHEN message_sid = '' THEN
+                session_id IS NOT NULL AND generation IS NOT NULL AND data IS NOT NULL
+                  AND updated_at IS NOT NULL AND sweep_at IS NOT NULL AND reply_sequence IS NULL
+              ELSE
+                session_id IS NULL AND generation IS NULL AND data IS NULL AND updated_at IS NULL
+                  AND sweep_at IS NULL AND reply_sequence IS NOT NULL
+              END)
+          ) WITHOUT ROWID;
+          INSERT INTO parley_conversation
+            (conversation_key, message_sid, session_id, generation, data, created_at, updated_at,
+             expires_at, sweep_at)
+          SELECT conversation_key, '', session_id, generation, data, created_at, updated_at,
+            expires_at, sweep_at
+          FROM parley_session;
+          INSERT INTO parley_conversation
+            (conversation_key, message_sid, created_at, expires_at, reply_sequence)
+          SELECT conversation_key, message_sid, created_at, expires_at, sequence
+          FROM parley_processed_message;
+          DROP TABLE parley_session;
+          DROP TABLE parley_processed_message;
+          CREATE INDEX parley_conversation_session_sweep ON parley_conversation (sweep_at)
+            WHERE message_sid = '';
+          """)
+    }
     return migrator
   }
 }

@@ -17,8 +17,8 @@ struct SQLiteTurnWrites: Sendable {
   }
 
   static let insertSessionSQL = """
-    INSERT INTO parley_session (\(SessionRow.columns), sweep_at)
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)
+    INSERT INTO parley_conversation (\(SessionRow.columns), sweep_at, message_sid)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, '')
     """
   /// The insert's seven arguments (``SessionRow/arguments(_:)``), then the version replaced.
   static let updateSessionSQL = slidingStatements(
@@ -26,13 +26,16 @@ struct SQLiteTurnWrites: Sendable {
       session_id = ?2, generation = ?3, data = ?4, created_at = ?5, updated_at = ?6,
         expires_at = ?7
       """,
-    expiry: "?7", version: "conversation_key = ?1 AND session_id = ?8 AND generation = ?9")
+    expiry: "?7",
+    version: "conversation_key = ?1 AND message_sid = '' AND session_id = ?8 AND generation = ?9")
   /// The time updated, the new expiry, then the version touched.
   static let touchSessionSQL = slidingStatements(
     set: "updated_at = ?1, expires_at = ?2", expiry: "?2",
-    version: "conversation_key = ?3 AND session_id = ?4 AND generation = ?5")
-  static let deleteSessionSQL =
-    "DELETE FROM parley_session WHERE conversation_key = ? AND session_id = ? AND generation = ?"
+    version: "conversation_key = ?3 AND message_sid = '' AND session_id = ?4 AND generation = ?5")
+  static let deleteSessionSQL = """
+    DELETE FROM parley_conversation
+    WHERE conversation_key = ? AND message_sid = '' AND session_id = ? AND generation = ?
+    """
 
   /// The two statements that slide a session's expiry (``SessionSweepTime``): the first leaves
   /// `sweep_at`, and with it the sweep's index, as it is, and applies only while the new expiry
@@ -41,11 +44,11 @@ struct SQLiteTurnWrites: Sendable {
   static func slidingStatements(set: String, expiry: String, version: String) -> [String] {
     [
       """
-      UPDATE parley_session SET \(set)
+      UPDATE parley_conversation SET \(set)
       WHERE \(version)
         AND \(expiry) BETWEEN sweep_at AND sweep_at + \(SessionSweepTime.window)
       """,
-      "UPDATE parley_session SET \(set), sweep_at = \(expiry) WHERE \(version)",
+      "UPDATE parley_conversation SET \(set), sweep_at = \(expiry) WHERE \(version)",
     ]
   }
 
@@ -53,8 +56,8 @@ struct SQLiteTurnWrites: Sendable {
   var now: WallInstant
   /// Opt-out events, sealed on the writer (each event's hash chains to the stored head).
   var optOutEvents: [OptOutEventDraft]
-  /// ``ProcessedMessageRow/upsertSQL``'s arguments.
-  var dedupe: [SQLiteArgument]?
+  /// The arguments of ``DedupeEntryRow/insertReplySQL`` and ``DedupeEntryRow/upsertEntrySQL``.
+  var dedupe: (reply: [SQLiteArgument], entry: [SQLiteArgument])?
   /// The session's statement.
   var session: SessionStatement?
 
@@ -62,7 +65,7 @@ struct SQLiteTurnWrites: Sendable {
     now = writes.now
     optOutEvents = writes.optOutEvents
     dedupe = writes.dedupe.map {
-      ProcessedMessageRow.upsertArguments($0, replacingExpiredBy: writes.now)
+      DedupeEntryRow.arguments($0, replacingExpiredBy: writes.now)
     }
     switch writes.session {
     case .save(let record, expected: nil):
@@ -95,8 +98,10 @@ struct SQLiteTurnWrites: Sendable {
       _ = try SQLiteConversationStore.appendOptOutEvents(optOutEvents, now: now, in: db)
     }
     if let dedupe {
-      // No change: the MessageSid has a record that has not expired.
-      if try db.run(ProcessedMessageRow.upsertSQL, dedupe) != 1 {
+      _ = try db.run(DedupeEntryRow.insertReplySQL, dedupe.reply)
+      // No change: the MessageSid has an entry that has not expired. (The savepoint's rollback
+      // takes the reply back out.)
+      if try db.run(DedupeEntryRow.upsertEntrySQL, dedupe.entry) != 1 {
         throw ConversationStoreError(.duplicateMessage)
       }
     }

@@ -13,7 +13,8 @@ import Parley
 /// as gone once it has passed, swept or not.)
 enum SessionSweepTime {
   /// How far `sweep_at` may trail `expires_at`, in milliseconds: ten minutes. The schema's `CHECK`
-  /// (migration "v4 sessions found for sweeping by a trailing sweep time") holds the same figure.
+  /// (migrations "v4 sessions found for sweeping by a trailing sweep time" and "v5 dedupe entries
+  /// beside their conversation's session") holds the same figure.
   static let window: Int64 = 600_000
 
   /// The latest `sweep_at` of a session sure to have expired by `now`.

@@ -37,8 +37,10 @@ struct GroupCommitTests {
       // Expects a session that is not there: a conflict, rolled back to its savepoint.
       turn("b", sid: "SM-b", expected: SessionVersion(id: "session-b", generation: 7)),
       turn("c", sid: "SM-c"),
-      // The MessageSid of the first turn again: a duplicate, rolled back alone.
-      turn("d", sid: "SM-a"),
+      // The MessageSid of the first turn again, a retry in its conversation: a duplicate, rolled
+      // back alone (its session write, which would apply, and its reply with it).
+      turn(
+        "a", sid: "SM-a", expected: SessionVersion(id: "session-a", generation: 1), generation: 2),
       // A second insert of the first turn's session: a conflict.
       turn("a", sid: "SM-a2", generation: 2),
     ]
@@ -54,17 +56,26 @@ struct GroupCommitTests {
     }
     #expect(
       outcomes.map(code) == ["committed", "conflict", "committed", "duplicateMessage", "conflict"])
-    let (keys, sids, generation) = try database.pool.read { db in
+    let (keys, sids, generation, replies) = try database.pool.read { db in
       (
-        try String.fetchAll(db, sql: "SELECT conversation_key FROM parley_session ORDER BY 1"),
-        try String.fetchAll(db, sql: "SELECT message_sid FROM parley_processed_message ORDER BY 1"),
+        try String.fetchAll(
+          db,
+          sql: "SELECT conversation_key FROM parley_conversation WHERE message_sid = '' ORDER BY 1"),
+        try String.fetchAll(
+          db, sql: "SELECT message_sid FROM parley_conversation WHERE message_sid <> '' ORDER BY 1"),
         try Int.fetchOne(
-          db, sql: "SELECT generation FROM parley_session WHERE conversation_key = 'a'")
+          db,
+          sql: """
+            SELECT generation FROM parley_conversation
+            WHERE conversation_key = 'a' AND message_sid = ''
+            """),
+        try Int.fetchOne(db, sql: "SELECT count(*) FROM parley_reply")
       )
     }
     #expect(keys == ["a", "c"])
     #expect(sids == ["SM-a", "SM-c"])
     #expect(generation == 1)
+    #expect(replies == 2)
   }
 
   @Test func aGroupWhoseTransactionFailsReportsEveryTurnFailed() throws {
@@ -80,7 +91,7 @@ struct GroupCommitTests {
     #expect(outcomes.count == 2)
     #expect(outcomes.allSatisfy { if case .failure = $0 { true } else { false } })
     let sessions = try database.pool.read { db in
-      try Int.fetchOne(db, sql: "SELECT count(*) FROM parley_session")
+      try Int.fetchOne(db, sql: "SELECT count(*) FROM parley_conversation")
     }
     #expect(sessions == 0)
   }

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import GRDBSQLite
 import Logging
 import Parley
 import ParleyTesting
@@ -20,6 +21,12 @@ struct StoreConformanceTests {
       on: try SQLiteConversationStore(path: TemporaryDirectory.file("conformance.sqlite")))
   }
 }
+
+/// Alice's session row, in `aValueOfAnotherTypeFailsTheTurnInsteadOfBeingConverted`'s damage.
+private let aliceSession = "conversation_key LIKE :conversations AND message_sid = ''"
+/// The stored reply to Alice's message SM-a, likewise.
+private let replyOfSMa =
+  "sequence = (SELECT reply_sequence FROM parley_conversation WHERE message_sid = 'SM-a')"
 
 struct SQLiteStoreTests {
   let alice = "+16175550123"
@@ -69,6 +76,7 @@ struct SQLiteStoreTests {
           "v1 sessions and processed messages", "v2 opt-outs and their audit trail",
           "v3 processed messages in arrival order",
           "v4 sessions found for sweeping by a trailing sweep time",
+          "v5 dedupe entries beside their conversation's session",
         ])
     }
     // The writer too: GRDB's pool sets `synchronous = NORMAL` on it after `prepareDatabase`.
@@ -89,7 +97,10 @@ struct SQLiteStoreTests {
     // Text where an integer belongs (SQLite keeps it: the column has affinity, not a type).
     try await store.database.pool.write { db in
       try db.execute(
-        sql: "UPDATE parley_session SET generation = 'two' WHERE conversation_key LIKE ?",
+        sql: """
+          UPDATE parley_conversation SET generation = 'two'
+          WHERE conversation_key LIKE ? AND message_sid = ''
+          """,
         arguments: ["\(alice)%"])
     }
     let broken = await client.send("hi", from: alice, to: number)
@@ -104,14 +115,15 @@ struct SQLiteStoreTests {
   /// type in any column (a row written by another tool, or damaged) fails that conversation's turn
   /// with a 500 and an empty `<Response/>`, so nothing is texted, and leaves the others alone.
   @Test(arguments: [
-    "UPDATE parley_session SET data = CAST(data AS TEXT) WHERE conversation_key LIKE :conversations",
-    "UPDATE parley_session SET session_id = x'01' WHERE conversation_key LIKE :conversations",
-    "UPDATE parley_session SET expires_at = 1.5 WHERE conversation_key LIKE :conversations",
+    "UPDATE parley_conversation SET data = CAST(data AS TEXT) WHERE \(aliceSession)",
+    "UPDATE parley_conversation SET session_id = x'01' WHERE \(aliceSession)",
+    "UPDATE parley_conversation SET expires_at = 1.5 WHERE \(aliceSession)",
     "UPDATE parley_opt_out SET opted_out = 'no' WHERE subscriber = :alice",
     "UPDATE parley_opt_out SET opted_out = 2 WHERE subscriber = :alice",
     "UPDATE parley_opt_out SET updated_at = 'yesterday' WHERE subscriber = :alice",
-    "UPDATE parley_processed_message SET body = x'3c2f3e' WHERE message_sid = 'SM-a'",
-    "UPDATE parley_processed_message SET header_fields = x'5b5d' WHERE message_sid = 'SM-a'",
+    "UPDATE parley_reply SET body = x'3c2f3e' WHERE \(replyOfSMa)",
+    "UPDATE parley_reply SET header_fields = x'5b5d' WHERE \(replyOfSMa)",
+    "UPDATE parley_conversation SET reply_sequence = 'one' WHERE message_sid = 'SM-a'",
   ])
   func aValueOfAnotherTypeFailsTheTurnInsteadOfBeingConverted(corruption: String) async throws {
     let store = try SQLiteConversationStore(path: TemporaryDirectory.file("types.sqlite"))
@@ -130,7 +142,7 @@ struct SQLiteStoreTests {
     }
     // A retry of the first message reads its dedupe record; a new message, the rest.
     let messageSid =
-      corruption.contains("parley_processed_message") ? "SM-a" : TwilioWebhookForm.sid("SM")
+      corruption.contains("reply") ? "SM-a" : TwilioWebhookForm.sid("SM")
     let broken = await client.send("hi", from: alice, to: number, messageSid: messageSid)
     #expect(broken.status == .internalServerError)
     #expect(broken.twiml?.messages.isEmpty == true)
@@ -164,11 +176,15 @@ struct SQLiteStoreTests {
     let database = try SQLiteDatabase(path: TemporaryDirectory.file("plan.sqlite"))
     try database.pool.read { db in
       for (sql, table, index) in [
-        (SQLiteConversationStore.sweepSessionsSQL, "parley_session", "parley_session_sweep"),
         (
-          SQLiteConversationStore.sweepDedupeRecordsSQL, "parley_processed_message",
-          "parley_processed_message_expiry"
+          SQLiteConversationStore.sweepSessionsSQL, "parley_conversation",
+          "parley_conversation_session_sweep"
         ),
+        (
+          SQLiteConversationStore.sweepDedupeEntriesSQL, "parley_conversation",
+          "parley_reply_expiry"
+        ),
+        (SQLiteConversationStore.sweepRepliesSQL, "parley_reply", "parley_reply_expiry"),
       ] {
         let plan = try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN \(sql)", arguments: [0, 10])
           .map { $0["detail"] as String }
@@ -197,7 +213,8 @@ struct SQLiteStoreTests {
     try await store.commit(TurnWrites(key: key, now: start, session: .save(record, expected: nil)))
     func sweepAt() async throws -> Int64? {
       try await database.pool.read { db in
-        try Int64.fetchOne(db, sql: "SELECT sweep_at FROM parley_session")
+        try Int64.fetchOne(
+          db, sql: "SELECT sweep_at FROM parley_conversation WHERE message_sid = ''")
       }
     }
     let pageSize = try await database.pool.read { db in
@@ -255,6 +272,153 @@ struct SQLiteStoreTests {
     }
   }
 
+  /// A turn's dedupe entry goes on the page of the session it changes: with many conversations
+  /// stored, turns in different conversations write about one page each to the log, plus the few
+  /// pages they share (the stored replies' last page and their expiry index's). Keyed by
+  /// MessageSid alone, each entry took a random page of that index as well: twice as many.
+  @Test func aTurnsDedupeEntryGoesOnItsSessionsPage() async throws {
+    let database = try SQLiteDatabase(
+      path: TemporaryDirectory.file("pages.sqlite"), walAutocheckpointPages: 0)
+    let store = SQLiteConversationStore(database: database)
+    let start = WallInstant(millisecondsSince1970: 1_800_000_000_000)
+    let stored = 20_000
+    let key = { (index: Int) in ConversationKey(rawValue: "+1\(100_000 + index)|+2") }
+    // Each conversation with its session and the entry of its first message, as a turn leaves
+    // them, written in one go.
+    try await database.pool.write { db in
+      try db.execute(
+        sql: """
+          WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ? - 1)
+          INSERT INTO parley_reply (sequence, conversation_key, message_sid, content_type, body,
+            header_fields, created_at, expires_at)
+          SELECT i + 1, printf('+1%d|+2', 100000 + i), 'SM1', 'text/xml',
+            '<Response><Message>Hello</Message></Response>', '[]', ?, ?
+          FROM n;
+          """,
+        arguments: [stored, start.millisecondsSince1970, start.millisecondsSince1970 + 86_400_000])
+      let expiries = [
+        start.millisecondsSince1970 + 14_400_000, start.millisecondsSince1970 + 86_400_000,
+      ]
+      for entry in [
+        """
+        SELECT printf('+1%d|+2', 100000 + i), '', 's', 1, x'7b7d', ?2, ?2, ?3, ?3, NULL FROM n
+        """,
+        """
+        SELECT printf('+1%d|+2', 100000 + i), 'SM1', NULL, NULL, NULL, ?2, NULL, ?3, NULL, i + 1
+        FROM n
+        """,
+      ].enumerated() {
+        try db.execute(
+          sql: """
+            WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ?1 - 1)
+            INSERT INTO parley_conversation
+              (conversation_key, message_sid, session_id, generation, data, created_at,
+               updated_at, expires_at, sweep_at, reply_sequence)
+            \(entry.element)
+            """,
+          arguments: [stored, start.millisecondsSince1970, expiries[entry.offset]])
+      }
+    }
+    let pageSize = try await database.pool.read { try Int.fetchOne($0, sql: "PRAGMA page_size")! }
+    /// The distinct pages in the log since the last call, which restarts it.
+    func pagesLogged() async throws -> Set<UInt32> {
+      let log = try Data(contentsOf: URL(fileURLWithPath: database.pool.path + "-wal"))
+      var pages = Set<UInt32>()
+      var offset = 32
+      while offset + 24 + pageSize <= log.count {
+        pages.insert(log[offset..<offset + 4].reduce(0) { $0 << 8 | UInt32($1) })
+        offset += 24 + pageSize
+      }
+      try await database.pool.writeWithoutTransaction { db in
+        try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)")
+      }
+      return pages
+    }
+    _ = try await pagesLogged()
+    let turns = 60
+    // Two rounds of a turn in each of 60 conversations spread over the table: the first splits
+    // the pages the seed filled; the second is measured.
+    for round in 1...2 {
+      let now = start.advanced(by: .seconds(60 * round))
+      for turn in 0..<turns {
+        let conversation = key(turn * 331 % stored)
+        let session = try #require(try await store.session(for: conversation))
+        var writes = TurnWrites.touching(session, at: now)
+        writes.dedupe = DedupeRecord(
+          messageSid: TwilioWebhookForm.sid("SM"), key: conversation,
+          reply: StoredReply(contentType: "text/xml", body: "<Response/>", headerFields: []),
+          createdAt: now, expiresAt: now.advanced(by: .seconds(86_400)))
+        try await store.commit(writes)
+      }
+      let pages = try await pagesLogged()
+      // 70 when written: a leaf of the conversations' table per turn, and 10 pages shared by
+      // the 60 commits (the last leaves of the replies and of their expiry index, their parents,
+      // the file's header). Keyed by MessageSid, the entries would have added a leaf of their
+      // index (about 250 of them here) for most turns: 132 pages, in the same steps replayed
+      // on the old schema with Python's sqlite3.
+      if round == 2 {
+        #expect(pages.count >= turns, "\(pages.count) pages")
+        #expect(pages.count <= turns + 20, "\(pages.count) pages")
+      }
+    }
+  }
+
+  /// The statements every turn runs are compiled once and reused. SQLite compiles a statement
+  /// again when a value bound to it could change its plan; the reply's lookup once did that for
+  /// every new MessageSid, and each compilation ran GRDB's authorizer: 7% of a turn's CPU.
+  @Test func theTurnsStatementsAreCompiledOnce() async throws {
+    let store = try SQLiteConversationStore(path: TemporaryDirectory.file("compiled.sqlite"))
+    let client = optOutApp(store: store)
+    for index in 0..<20 {
+      _ = await client.send("hi \(index)", from: "+1617555\(1000 + index % 4)", to: number)
+    }
+    let statements = [
+      SessionRow.selectSQL, DedupeEntryRow.selectReplySQL, DedupeEntryRow.insertReplySQL,
+      DedupeEntryRow.upsertEntrySQL, SQLiteTurnWrites.insertSessionSQL,
+      // The clock stands still: each save stays within the sweep time's window.
+      SQLiteTurnWrites.updateSessionSQL[0],
+    ]
+    let counts = try await store.database.pool.writeWithoutTransaction { db in
+      try statements.map { sql in
+        let statement = try db.cachedStatement(sql: sql).sqliteStatement
+        return (
+          run: sqlite3_stmt_status(statement, SQLITE_STMTSTATUS_RUN, 0),
+          recompiled: sqlite3_stmt_status(statement, SQLITE_STMTSTATUS_REPREPARE, 0)
+        )
+      }
+    }
+    // Each ran (the turns used the writer's cached statements), and none was compiled again.
+    #expect(counts.map(\.run).allSatisfy { $0 > 0 }, "\(counts)")
+    #expect(counts.map(\.recompiled) == Array(repeating: 0, count: statements.count))
+  }
+
+  /// The empty MessageSid names a session's row in its conversation's key space: a dedupe record
+  /// with it is refused before it reaches the writer, and a snapshot asking for it finds no reply.
+  @Test func anEmptyMessageSidIsNeitherRecordedNorLookedUp() async throws {
+    let store = try SQLiteConversationStore(path: TemporaryDirectory.file("empty-sid.sqlite"))
+    let now = WallInstant(millisecondsSince1970: 1_800_000_000_000)
+    let key = ConversationKey(rawValue: "+1|+2")
+    let record = SessionRecord(
+      key: key, id: "s", generation: 1, data: Array("{}".utf8), createdAt: now, updatedAt: now,
+      expiresAt: now.advanced(by: .seconds(3600)))
+    try await store.commit(TurnWrites(key: key, now: now, session: .save(record, expected: nil)))
+    await #expect(throws: DatabaseError.self) {
+      try await store.commit(
+        TurnWrites(
+          key: key, now: now,
+          dedupe: DedupeRecord(
+            messageSid: "", key: key,
+            reply: StoredReply(contentType: "text/xml", body: "<Response/>", headerFields: []),
+            createdAt: now, expiresAt: now.advanced(by: .seconds(3600)))))
+    }
+    let snapshot = try await store.snapshot(for: key, messageSid: "", now: now)
+    #expect(snapshot.replay == nil && snapshot.session == record)
+    let replies = try await store.database.pool.read { db in
+      try Int.fetchOne(db, sql: "SELECT count(*) FROM parley_reply")
+    }
+    #expect(replies == 0)
+  }
+
   /// The schema holds every session's sweep time to the window the store's statements assume.
   @Test func theSchemaHoldsTheSweepTimeWithinItsWindow() throws {
     let database = try SQLiteDatabase(path: TemporaryDirectory.file("window.sqlite"))
@@ -263,10 +427,10 @@ struct SQLiteStoreTests {
       try database.pool.write { db in
         try db.execute(
           sql: """
-            INSERT INTO parley_session
-              (conversation_key, session_id, generation, data, created_at, updated_at,
-               expires_at, sweep_at)
-            VALUES (?, 's', 1, x'7b7d', 0, 0, ?, ?)
+            INSERT INTO parley_conversation
+              (conversation_key, message_sid, session_id, generation, data, created_at,
+               updated_at, expires_at, sweep_at)
+            VALUES (?, '', 's', 1, x'7b7d', 0, 0, ?, ?)
             """,
           arguments: [key, expires, sweepAt])
       }
