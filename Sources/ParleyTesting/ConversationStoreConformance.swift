@@ -69,12 +69,7 @@ public enum ConversationStoreConformance {
   static func commitDedupe(
     _ store: any ConversationStore, _ messageSid: String, key: ConversationKey, expiresIn: Duration
   ) async throws {
-    try await store.commit(
-      TurnWrites(
-        key: key, now: t0,
-        dedupe: DedupeRecord(
-          messageSid: messageSid, key: key, reply: emptyReply, createdAt: t0,
-          expiresAt: t0.advanced(by: expiresIn))))
+    try await store.commit(.recording(messageSid, in: key, at: t0, expiresIn: expiresIn))
   }
 
   static func save(
@@ -579,6 +574,19 @@ extension Duration {
 }
 
 extension TurnWrites {
+  /// A turn that only records `messageSid` as handled in `key` at `now`, with an empty
+  /// `<Response/>` as its reply, forgotten `expiresIn` later.
+  package static func recording(
+    _ messageSid: String, in key: ConversationKey, at now: WallInstant,
+    expiresIn: Duration = .seconds(3600)
+  ) -> TurnWrites {
+    TurnWrites(
+      key: key, now: now,
+      dedupe: DedupeRecord(
+        messageSid: messageSid, key: key, reply: ConversationStoreConformance.emptyReply,
+        createdAt: now, expiresAt: now.advanced(by: expiresIn)))
+  }
+
   /// A turn that only slides `record`'s expiry: touched at `now`, expiring `timeout` later, and
   /// expecting `record`'s version (or `expected`).
   package static func touching(

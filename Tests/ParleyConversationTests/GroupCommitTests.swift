@@ -20,14 +20,9 @@ struct GroupCommitTests {
   func turn(_ key: String, sid: String, expected: SessionVersion? = nil, generation: Int64 = 1)
     -> TurnWrites
   {
-    TurnWrites(
-      key: ConversationKey(rawValue: key), now: now,
-      dedupe: DedupeRecord(
-        messageSid: sid, key: ConversationKey(rawValue: key),
-        reply: StoredReply(contentType: "text/xml", body: "<Response/>", headerFields: []),
-        createdAt: now,
-        expiresAt: WallInstant(millisecondsSince1970: now.millisecondsSince1970 + 3_600_000)),
-      session: .save(record(key, generation: generation), expected: expected))
+    var writes = TurnWrites.recording(sid, in: ConversationKey(rawValue: key), at: now)
+    writes.session = .save(record(key, generation: generation), expected: expected)
+    return writes
   }
 
   @Test func eachTurnOfAGroupKeepsItsOwnOutcome() throws {

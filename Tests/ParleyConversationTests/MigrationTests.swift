@@ -40,13 +40,7 @@ struct SQLiteMigrationTests {
     #expect(snapshot.replay?.body == "<Response>SM-old-2</Response>")
     #expect(snapshot.replay?.headerFields == [["Set-Cookie", "a=b"]])
     // …and recording it again is still refused as a duplicate.
-    let again = TurnWrites(
-      key: ConversationKey(rawValue: "key"), now: now,
-      dedupe: DedupeRecord(
-        messageSid: "SM-old-1", key: ConversationKey(rawValue: "key"),
-        reply: StoredReply(contentType: "text/xml", body: "<Response/>", headerFields: []),
-        createdAt: now,
-        expiresAt: WallInstant(millisecondsSince1970: now.millisecondsSince1970 + 3_600_000)))
+    let again = TurnWrites.recording("SM-old-1", in: ConversationKey(rawValue: "key"), at: now)
     do {
       try await store.commit(again)
       Issue.record("a second record of SM-old-1 was accepted")
@@ -169,13 +163,7 @@ struct SQLiteMigrationTests {
     #expect(expired.replay == nil)
     // Recording a live one again is refused; the expired one is replaced.
     func record(_ sid: String, _ key: String) -> TurnWrites {
-      TurnWrites(
-        key: ConversationKey(rawValue: key), now: now,
-        dedupe: DedupeRecord(
-          messageSid: sid, key: ConversationKey(rawValue: key),
-          reply: StoredReply(contentType: "text/xml", body: "<Response/>", headerFields: []),
-          createdAt: now,
-          expiresAt: WallInstant(millisecondsSince1970: t + 24 * hour)))
+      .recording(sid, in: ConversationKey(rawValue: key), at: now, expiresIn: .seconds(86_400))
     }
     await #expect(throws: ConversationStoreError(.duplicateMessage)) {
       try await store.commit(record("SM-1b", "+1|+9"))

@@ -343,11 +343,9 @@ struct SQLiteStoreTests {
       for turn in 0..<turns {
         let conversation = key(turn * 331 % stored)
         let session = try #require(try await store.session(for: conversation))
-        var writes = TurnWrites.touching(session, at: now)
-        writes.dedupe = DedupeRecord(
-          messageSid: TwilioWebhookForm.sid("SM"), key: conversation,
-          reply: StoredReply(contentType: "text/xml", body: "<Response/>", headerFields: []),
-          createdAt: now, expiresAt: now.advanced(by: .seconds(86_400)))
+        var writes = TurnWrites.recording(
+          TwilioWebhookForm.sid("SM"), in: conversation, at: now, expiresIn: .seconds(86_400))
+        writes.session = TurnWrites.touching(session, at: now).session
         try await store.commit(writes)
       }
       let pages = try await pagesLogged()
@@ -403,13 +401,7 @@ struct SQLiteStoreTests {
       expiresAt: now.advanced(by: .seconds(3600)))
     try await store.commit(TurnWrites(key: key, now: now, session: .save(record, expected: nil)))
     await #expect(throws: DatabaseError.self) {
-      try await store.commit(
-        TurnWrites(
-          key: key, now: now,
-          dedupe: DedupeRecord(
-            messageSid: "", key: key,
-            reply: StoredReply(contentType: "text/xml", body: "<Response/>", headerFields: []),
-            createdAt: now, expiresAt: now.advanced(by: .seconds(3600)))))
+      try await store.commit(.recording("", in: key, at: now))
     }
     let snapshot = try await store.snapshot(for: key, messageSid: "", now: now)
     #expect(snapshot.replay == nil && snapshot.session == record)
