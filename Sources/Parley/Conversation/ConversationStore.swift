@@ -11,6 +11,10 @@ public protocol ConversationStore: OptOutStore {
   /// Reads what a turn needs: a reply already given to the MessageSid (if not expired), the
   /// stored session of the conversation (even if expired: the caller decides), and the sender's
   /// opt-out records in the scopes asked for.
+  ///
+  /// A store may look the MessageSid up within the request's conversation (the SQLite store
+  /// does) or among all: Twilio's MessageSids are unique, and a retry of one comes from the same
+  /// number to the same number, so both find the same reply.
   func snapshot(_ request: SnapshotRequest) async throws -> TurnSnapshot
 
   /// Commits a turn's writes atomically and durably before returning.
