@@ -6,9 +6,11 @@ import Foundation
 
 /// What one run of wrk against one server measured.
 struct RunFigures: Sendable {
-  var requestsPerSecond: Double
+  /// Requests wrk completed.
+  var requests: Double
   /// How long wrk sent requests (its own measure, without its start-up).
   var loadSeconds: Double
+  var requestsPerSecond: Double { requests / loadSeconds }
   var p50: Double
   var p99: Double
   var max: Double

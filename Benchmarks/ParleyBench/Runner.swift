@@ -183,9 +183,9 @@ struct Runner {
     // server busy 1.7 cores under load read as 1.4.
     figures.cores = (after.cpuSeconds - before.cpuSeconds) / figures.loadSeconds
     figures.peakMiB = ProcessTree.peakMiB(of: pid)
-    let requestCount = figures.requestsPerSecond * figures.loadSeconds
-    if requestCount > 0 {
-      figures.diskKiBPerRequest = (after.writtenBytes - before.writtenBytes) / 1024 / requestCount
+    if figures.requests > 0 {
+      figures.diskKiBPerRequest =
+        (after.writtenBytes - before.writtenBytes) / 1024 / figures.requests
     }
     return figures
   }
@@ -228,7 +228,7 @@ struct Runner {
     let errors = try ["connect", "read", "write", "timeout", "status"].map(value).reduce(0, +)
     let loadSeconds = try value("duration_us") / 1e6
     return RunFigures(
-      requestsPerSecond: try value("requests") / loadSeconds, loadSeconds: loadSeconds,
+      requests: try value("requests"), loadSeconds: loadSeconds,
       p50: try value("p50_us") / 1000, p99: try value("p99_us") / 1000,
       max: try value("max_us") / 1000, cores: 0, peakMiB: 0, errors: Int(errors),
       wraps: Int(try value("wraps")))

@@ -14,8 +14,9 @@ public import Parley
 /// in its own savepoint; with ``SQLiteDurability/full`` the transaction is fsync'd before any of
 /// their ``commit(_:)`` calls returns. Likewise the snapshots asked for while the writer is busy
 /// are read together, in one read transaction on the writer's connection. Expired rows are found
-/// through indexes: dedupe records by their expiry, sessions by a sweep time that trails theirs by
-/// up to ten minutes, so a turn that slides a session's expiry seldom writes an index entry.
+/// through indexes: dedupe entries through their replies' expiry, sessions by a sweep time that
+/// trails theirs by up to ten minutes, so a turn that slides a session's expiry seldom writes an
+/// index entry.
 ///
 /// A turn's own queries and writes go straight through SQLite's C interface, and each value read
 /// must have the type Parley wrote: a row damaged or written by another tool with a value of
@@ -123,27 +124,28 @@ public struct SQLiteConversationStore: ConversationStore {
   /// Deletes up to a number of sessions whose sweep time is at or before a time
   /// (``SessionSweepTime/sweepable(at:)``), oldest first, through the sweep time's index.
   static let sweepSessionsSQL = """
-    DELETE FROM parley_conversation WHERE message_sid = '' AND conversation_key IN (
-      SELECT conversation_key FROM parley_conversation WHERE message_sid = '' AND sweep_at <= ?
-      ORDER BY sweep_at LIMIT ?)
+    DELETE FROM parley_conversation WHERE \(SessionRow.isSession) AND conversation_key IN (
+      SELECT conversation_key FROM parley_conversation
+      WHERE \(SessionRow.isSession) AND sweep_at <= ? ORDER BY sweep_at LIMIT ?)
     """
-  /// The stored replies expired by a time, oldest first, up to a number: those the sweep deletes,
-  /// with the dedupe entries that point to them.
-  static let expiredRepliesSQL = """
-    SELECT sequence FROM parley_reply WHERE expires_at <= ?1 ORDER BY expires_at, sequence
-    LIMIT ?2
+  /// `columns` of the stored replies expired by a time, oldest first, up to a number: those the
+  /// sweep deletes, with the dedupe entries that point to them.
+  static func expiredReplies(_ columns: String) -> String {
     """
-  /// Deletes the dedupe entries that point to ``expiredRepliesSQL``'s replies, through the
-  /// replies' expiry index and the entries' key, which each reply names. (An expired entry
-  /// recorded again for its MessageSid points to its new reply: the old one leaves it alone.)
+    SELECT \(columns) FROM parley_reply WHERE expires_at <= ?1
+    ORDER BY expires_at, sequence LIMIT ?2
+    """
+  }
+  /// Deletes the dedupe entries that point to the expired replies, through the replies' expiry
+  /// index and the entries' key, which each reply names. (An expired entry recorded again for
+  /// its MessageSid points to its new reply: the old one leaves it alone.)
   static let sweepDedupeEntriesSQL = """
     DELETE FROM parley_conversation WHERE (conversation_key, message_sid, reply_sequence) IN (
-      SELECT conversation_key, message_sid, sequence FROM parley_reply
-      WHERE sequence IN (\(expiredRepliesSQL)))
+      \(expiredReplies("conversation_key, message_sid, sequence")))
     """
-  /// Deletes ``expiredRepliesSQL``'s replies, after their entries.
+  /// Deletes the same expired replies, after their entries.
   static let sweepRepliesSQL = """
-    DELETE FROM parley_reply WHERE sequence IN (\(expiredRepliesSQL))
+    DELETE FROM parley_reply WHERE sequence IN (\(expiredReplies("sequence")))
     """
 
   /// Deletes up to `limit` expired sessions and dedupe records, oldest first. A session is
@@ -174,7 +176,7 @@ public struct SQLiteConversationStore: ConversationStore {
       return try db.allRows(
         """
         SELECT \(SessionRow.columns) FROM parley_conversation
-        WHERE message_sid = '' \(key == nil ? "" : "AND conversation_key > ?")
+        WHERE \(SessionRow.isSession) \(key == nil ? "" : "AND conversation_key > ?")
         ORDER BY conversation_key LIMIT ?
         """, arguments, SessionRow.record)
     }
@@ -183,24 +185,31 @@ public struct SQLiteConversationStore: ConversationStore {
   public func deleteSession(for key: ConversationKey) async throws -> Bool {
     try await database.pool.write { db in
       try db.run(
-        "DELETE FROM parley_conversation WHERE conversation_key = ? AND message_sid = ''",
+        "DELETE FROM parley_conversation WHERE conversation_key = ? AND \(SessionRow.isSession)",
         [.text(key.rawValue)]) > 0
     }
   }
 }
 
-/// A session's row of `parley_conversation` (its MessageSid is `''`), read and inserted column by column with cached statements: every
-/// turn does both, and with GRDB's `PersistableRecord.insert` the benchmark's SQLite row served
-/// 12% fewer turns (3,925 against 4,473 req/s, side by side; measured before 419008f, with the
-/// writer at `synchronous=NORMAL`).
+/// A session's row of `parley_conversation` (its MessageSid is `''`), read and inserted column by
+/// column with cached statements: every turn does both, and with GRDB's `PersistableRecord.insert`
+/// the benchmark's SQLite row served 12% fewer turns (3,925 against 4,473 req/s, side by side;
+/// measured before 419008f, with the writer at `synchronous=NORMAL`).
 enum SessionRow {
+  /// The MessageSid of a session's row, as SQL: `''`, which no dedupe entry has (the store
+  /// refuses an empty MessageSid).
+  static let messageSid = "''"
+  /// Picks the session's row among its conversation's rows. The sweep's partial index
+  /// (migration v5) has the same condition, so that the sweep can use it.
+  static let isSession = "message_sid = \(messageSid)"
+
   /// The columns ``record(_:)`` reads, in its order.
   static let columns =
     "conversation_key, session_id, generation, data, created_at, updated_at, expires_at"
 
   /// The session of one conversation.
   static let selectSQL = """
-    SELECT \(columns) FROM parley_conversation WHERE conversation_key = ? AND message_sid = ''
+    SELECT \(columns) FROM parley_conversation WHERE conversation_key = ? AND \(isSession)
     """
 
   /// Reads the session of `key`, if any: for the turn's snapshot and for
@@ -237,8 +246,8 @@ enum DedupeEntryRow {
   /// the columns in the order ``reply(_:)`` reads. A live entry whose reply is missing (a damaged
   /// row) reads as NULLs, which ``reply(_:)`` refuses: its retries fail rather than run again.
   ///
-  /// The MessageSid is bound as `+?`: SQLite weighs a bare `message_sid = ?` against the partial
-  /// indexes' `message_sid = ''` and `<> ''` with the value bound, and so compiles the statement
+  /// The MessageSid is bound as `+?`: SQLite weighs a bare `message_sid = ?` against the sweep's
+  /// partial index (`message_sid = ''`) with the value bound, and so compiles the statement
   /// again whenever a new MessageSid is bound, each turn (with GRDB's authorizer, 20 µs of CPU per
   /// turn, 7%). The unary plus hides the value from that weighing, not from the primary key.
   static let selectReplySQL = """

@@ -18,7 +18,7 @@ struct SQLiteTurnWrites: Sendable {
 
   static let insertSessionSQL = """
     INSERT INTO parley_conversation (\(SessionRow.columns), sweep_at, message_sid)
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, '')
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, \(SessionRow.messageSid))
     """
   /// The insert's seven arguments (``SessionRow/arguments(_:)``), then the version replaced.
   static let updateSessionSQL = slidingStatements(
@@ -26,15 +26,14 @@ struct SQLiteTurnWrites: Sendable {
       session_id = ?2, generation = ?3, data = ?4, created_at = ?5, updated_at = ?6,
         expires_at = ?7
       """,
-    expiry: "?7",
-    version: "conversation_key = ?1 AND message_sid = '' AND session_id = ?8 AND generation = ?9")
+    expiry: "?7", version: "conversation_key = ?1 AND session_id = ?8 AND generation = ?9")
   /// The time updated, the new expiry, then the version touched.
   static let touchSessionSQL = slidingStatements(
     set: "updated_at = ?1, expires_at = ?2", expiry: "?2",
-    version: "conversation_key = ?3 AND message_sid = '' AND session_id = ?4 AND generation = ?5")
+    version: "conversation_key = ?3 AND session_id = ?4 AND generation = ?5")
   static let deleteSessionSQL = """
     DELETE FROM parley_conversation
-    WHERE conversation_key = ? AND message_sid = '' AND session_id = ? AND generation = ?
+    WHERE conversation_key = ? AND \(SessionRow.isSession) AND session_id = ? AND generation = ?
     """
 
   /// The two statements that slide a session's expiry (``SessionSweepTime``): the first leaves
@@ -45,10 +44,13 @@ struct SQLiteTurnWrites: Sendable {
     [
       """
       UPDATE parley_conversation SET \(set)
-      WHERE \(version)
+      WHERE \(version) AND \(SessionRow.isSession)
         AND \(expiry) BETWEEN sweep_at AND sweep_at + \(SessionSweepTime.window)
       """,
-      "UPDATE parley_conversation SET \(set), sweep_at = \(expiry) WHERE \(version)",
+      """
+      UPDATE parley_conversation SET \(set), sweep_at = \(expiry)
+      WHERE \(version) AND \(SessionRow.isSession)
+      """,
     ]
   }
 
