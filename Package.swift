@@ -217,6 +217,7 @@ let package = Package(
       name: "ParleyBench",
       dependencies: [
         "Parley", "ParleyServer", "ParleySQLite", "ParleyTesting", "SurveyBot", "SampleSupport",
+        "BenchMalloc",
         .product(name: "GRDB", package: "GRDB.swift"),
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),
@@ -229,6 +230,9 @@ let package = Package(
       path: "Benchmarks/ParleyBench",
       swiftSettings: strict
     ),
+    // The soak's reading of the server's C allocator (glibc's `mallinfo2`, which Swift's Glibc
+    // module does not export).
+    .target(name: "BenchMalloc", path: "Benchmarks/BenchMalloc"),
     .target(
       name: "ParleyTestSupport",
       dependencies: [

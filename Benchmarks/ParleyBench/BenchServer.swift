@@ -1,3 +1,4 @@
+import BenchMalloc
 import Foundation
 import GRDB
 import Logging
@@ -42,8 +43,14 @@ enum BenchServer {
     let logger = Self.logger(level: logLevel)
     let (app, backing) = try await application(
       store: kind, database: database, publicBaseURL: "http://127.0.0.1:\(port)", logger: logger)
+    // The soak's window on the C allocator, beside the webhooks (and outside their middleware).
+    let served = app.routing(AllocatorFigures.path) { _ in
+      WebhookResponse(
+        status: .ok, contentType: "text/plain; charset=utf-8",
+        body: AllocatorFigures.current().line + "\n")
+    }
     let server = ParleyServer(
-      application: app, configuration: .init(host: "127.0.0.1", port: port), logger: logger)
+      application: served, configuration: .init(host: "127.0.0.1", port: port), logger: logger)
     // The store's own services (PostgreSQL's client), the server once the store is prepared, and
     // the sweeper: as `SampleStore.run` serves a sample.
     var services: [any Service] =
@@ -115,5 +122,39 @@ enum BenchServer {
       optOut: .enabled(OptOutConfiguration(helpText: "Parley survey. Reply STOP to opt out.")),
       logger: logger, handler: survey.respond)
     return (app, backing)
+  }
+}
+
+/// What the server's C allocator holds (glibc's `mallinfo2`), served at ``path`` by the
+/// benchmark's servers for the soak: the resident memory of a process mixes what it uses with
+/// what its allocator keeps after a free, and only the first would grow with a leak.
+struct AllocatorFigures: Equatable {
+  /// Where `serve` answers with ``line``.
+  static let path = "/bench/allocator"
+  /// Bytes allocated and not freed.
+  var inUse: Int
+  /// Bytes the allocator has from the system: in use, or freed and kept in a thread's arena.
+  var held: Int
+
+  static func current() -> AllocatorFigures {
+    let figures = bench_malloc_figures()
+    return AllocatorFigures(inUse: Int(figures.inUse), held: Int(figures.held))
+  }
+
+  /// `in-use <bytes> held <bytes>`.
+  var line: String { "in-use \(inUse) held \(held)" }
+
+  /// Reads ``line``.
+  init?(line: Substring) {
+    let words = line.split(separator: " ")
+    guard words.count == 4, words[0] == "in-use", words[2] == "held",
+      let inUse = Int(words[1]), let held = Int(words[3])
+    else { return nil }
+    self.init(inUse: inUse, held: held)
+  }
+
+  init(inUse: Int, held: Int) {
+    self.inUse = inUse
+    self.held = held
   }
 }

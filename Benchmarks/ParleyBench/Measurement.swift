@@ -173,6 +173,38 @@ func waitForPort(_ port: Int, timeout: Duration = .seconds(60)) throws {
   throw BenchError("nothing listens on port \(port) after \(timeout)")
 }
 
+/// The body of a `GET` of `path` from the server on `port` (HTTP/1.1, the connection closed after
+/// the response); nil if it cannot be read.
+func httpGet(port: Int, path: String) -> Substring? {
+  let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+  guard fd >= 0 else { return nil }
+  defer { close(fd) }
+  var address = sockaddr_in()
+  address.sin_family = sa_family_t(AF_INET)
+  address.sin_port = in_port_t(UInt16(port).bigEndian)
+  address.sin_addr.s_addr = inet_addr("127.0.0.1")
+  let connected = withUnsafePointer(to: &address) {
+    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+      connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+    }
+  }
+  guard connected else { return nil }
+  let request = Array("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".utf8)
+  guard request.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, 0) }) == request.count else {
+    return nil
+  }
+  var response: [UInt8] = []
+  var buffer = [UInt8](repeating: 0, count: 4096)
+  while true {
+    let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+    if count <= 0 { break }
+    response += buffer[0..<count]
+  }
+  let text = String(decoding: response, as: UTF8.self)
+  guard text.hasPrefix("HTTP/1.1 200"), let end = text.range(of: "\r\n\r\n") else { return nil }
+  return text[end.upperBound...]
+}
+
 /// The median of `values` (the mean of the middle two for an even count).
 func median(_ values: [Double]) -> Double {
   let sorted = values.sorted()
