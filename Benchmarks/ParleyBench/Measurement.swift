@@ -156,29 +156,19 @@ func runCommand(_ command: [String]) throws {
 func waitForPort(_ port: Int, timeout: Duration = .seconds(60)) throws {
   let deadline = ContinuousClock.now + timeout
   while ContinuousClock.now < deadline {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_port = in_port_t(UInt16(port).bigEndian)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    let connected = withUnsafePointer(to: &address) {
-      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-        connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
-      }
+    if let fd = connectToLoopback(port: port) {
+      close(fd)
+      return
     }
-    close(fd)
-    if connected { return }
     usleep(50_000)
   }
   throw BenchError("nothing listens on port \(port) after \(timeout)")
 }
 
-/// The body of a `GET` of `path` from the server on `port` (HTTP/1.1, the connection closed after
-/// the response); nil if it cannot be read.
-func httpGet(port: Int, path: String) -> Substring? {
+/// A socket connected to 127.0.0.1:`port`, for the caller to close; nil if none could be.
+func connectToLoopback(port: Int) -> Int32? {
   let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
   guard fd >= 0 else { return nil }
-  defer { close(fd) }
   var address = sockaddr_in()
   address.sin_family = sa_family_t(AF_INET)
   address.sin_port = in_port_t(UInt16(port).bigEndian)
@@ -188,7 +178,18 @@ func httpGet(port: Int, path: String) -> Substring? {
       connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
     }
   }
-  guard connected else { return nil }
+  guard connected else {
+    close(fd)
+    return nil
+  }
+  return fd
+}
+
+/// The body of a `GET` of `path` from the server on `port` (HTTP/1.1, the connection closed after
+/// the response); nil if it cannot be read.
+func httpGet(port: Int, path: String) -> Substring? {
+  guard let fd = connectToLoopback(port: port) else { return nil }
+  defer { close(fd) }
   let request = Array("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".utf8)
   guard request.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, 0) }) == request.count else {
     return nil
