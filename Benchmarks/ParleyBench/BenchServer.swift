@@ -128,7 +128,7 @@ enum BenchServer {
 /// What the server's C allocator holds (glibc's `mallinfo2`), served at ``path`` by the
 /// benchmark's servers for the soak: the resident memory of a process mixes what it uses with
 /// what its allocator keeps after a free, and only the first would grow with a leak.
-struct AllocatorFigures: Equatable {
+struct AllocatorFigures {
   /// Where `serve` answers with ``line``.
   static let path = "/bench/allocator"
   /// Bytes allocated and not freed.
