@@ -8,9 +8,10 @@
 #endif
 
 BenchMallocFigures bench_malloc_figures(void) {
-  BenchMallocFigures figures = {0, 0};
+  BenchMallocFigures figures = {0, 0, 0};
 #if defined(BENCH_MALLOC_HAS_MALLINFO2)
   struct mallinfo2 info = mallinfo2();
+  figures.available = 1;
   figures.inUse = info.uordblks + info.hblkhd;
   figures.held = info.arena + info.hblkhd;
 #endif

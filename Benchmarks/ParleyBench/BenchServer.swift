@@ -45,9 +45,13 @@ enum BenchServer {
       store: kind, database: database, publicBaseURL: "http://127.0.0.1:\(port)", logger: logger)
     // The soak's window on the C allocator, beside the webhooks (and outside their middleware).
     let served = app.routing(AllocatorFigures.path) { _ in
-      WebhookResponse(
-        status: .ok, contentType: "text/plain; charset=utf-8",
-        body: AllocatorFigures.current().line + "\n")
+      guard let figures = AllocatorFigures.current() else {
+        return WebhookResponse(
+          status: .notFound, contentType: "text/plain; charset=utf-8",
+          body: "this C library has no mallinfo2\n")
+      }
+      return WebhookResponse(
+        status: .ok, contentType: "text/plain; charset=utf-8", body: figures.line + "\n")
     }
     let server = ParleyServer(
       application: served, configuration: .init(host: "127.0.0.1", port: port), logger: logger)
@@ -136,8 +140,10 @@ struct AllocatorFigures {
   /// Bytes the allocator has from the system: in use, or freed and kept in a thread's arena.
   var held: Int
 
-  static func current() -> AllocatorFigures {
+  /// The figures now; nil where the C library cannot tell them (not glibc, or before 2.33).
+  static func current() -> AllocatorFigures? {
     let figures = bench_malloc_figures()
+    guard figures.available != 0 else { return nil }
     return AllocatorFigures(inUse: Int(figures.inUse), held: Int(figures.held))
   }
 

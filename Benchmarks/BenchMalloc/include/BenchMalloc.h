@@ -3,8 +3,10 @@
 
 #include <stddef.h>
 
-/// What the C allocator holds, from glibc's `mallinfo2()`: all zero on other C libraries.
+/// What the C allocator holds, from glibc's `mallinfo2()`.
 typedef struct {
+  /// 1 on glibc 2.33 or later, which has `mallinfo2`; 0 elsewhere, and the sizes are 0.
+  int available;
   /// Bytes in blocks the program has allocated and not freed (`uordblks + hblkhd`).
   size_t inUse;
   /// Bytes the allocator has from the system (`arena + hblkhd`): what is in use, plus what was
