@@ -186,10 +186,14 @@ func connectToLoopback(port: Int) -> Int32? {
 }
 
 /// The body of a `GET` of `path` from the server on `port` (HTTP/1.1, the connection closed after
-/// the response); nil if it cannot be read.
+/// the response); nil if it cannot be read, or if the server has not answered in 10 s.
 func httpGet(port: Int, path: String) -> Substring? {
   guard let fd = connectToLoopback(port: port) else { return nil }
   defer { close(fd) }
+  var patience = timeval(tv_sec: 10, tv_usec: 0)
+  guard
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &patience, socklen_t(MemoryLayout<timeval>.size)) == 0
+  else { return nil }
   let request = Array("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".utf8)
   guard request.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, 0) }) == request.count else {
     return nil
