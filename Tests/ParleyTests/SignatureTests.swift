@@ -179,6 +179,41 @@ struct SignatureVectorTests {
   }
 }
 
+extension SignatureVectorTests {
+  @Test func aJSONBodyIsRecognizedInAnyCaseOfItsContentType() {
+    // The check compares bytes where it lowercased a copy: the same answers, for every case.
+    for value in [
+      "application/json", "Application/JSON", "APPLICATION/JSON; charset=utf-8",
+      "application/json-patch+json",
+    ] {
+      #expect(SignatureMiddleware.isJSONContentType(value), "\(value)")
+    }
+    for value in [
+      "", "application/jso", "application/x-www-form-urlencoded", " application/json",
+      "application/\u{212A}son", "text/json",
+    ] {
+      #expect(!SignatureMiddleware.isJSONContentType(value), "\(value)")
+      #expect(!value.lowercased().hasPrefix("application/json"), "\(value)")
+    }
+  }
+
+  @Test(arguments: vectors.vectors.filter { $0.body != nil })
+  func aJSONBodysSignatureHoldsWhateverTheCaseOfItsContentType(_ vector: SignatureVectors.Vector)
+    throws
+  {
+    let settings = vector.keyId.map { "key=\($0),algorithm=\(vector.algorithm)" }
+    for check in vector.checks {
+      var (request, base) = signedRequest(
+        url: check.url, method: .post, params: check.params ?? vector.params, body: vector.body,
+        signature: check.signature, settings: settings)
+      request.head.headerFields[.contentType] = "Application/JSON; Charset=UTF-8"
+      let verdict = try middleware(publicBaseURL: base).verify(
+        request, formParameters: FormParameters())
+      #expect((verdict == .valid) == check.valid, "\(check.url): \(verdict)")
+    }
+  }
+}
+
 struct SignatureMutationTests {
   static let token = "12345abcdef67890fedcba0987654321"
 

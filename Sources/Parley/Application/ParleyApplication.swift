@@ -218,16 +218,9 @@ public struct ParleyApplication: Sendable {
 
   /// Renders a reply as the HTTP response Twilio receives.
   public static func render(_ reply: Reply) -> WebhookResponse {
-    var response: WebhookResponse
-    switch reply.content {
-    case .twiml(let twiml):
-      response = WebhookResponse(
-        status: .ok, contentType: "text/xml; charset=utf-8", body: twiml.xml)
-    case .plainText(let text):
-      response = WebhookResponse(status: .ok, contentType: "text/plain; charset=utf-8", body: text)
-    case .rendered(let contentType, let body):
-      response = WebhookResponse(status: .ok, contentType: contentType, body: body)
-    }
+    let rendered = reply.content.rendered
+    var response = WebhookResponse(
+      status: .ok, contentType: rendered.contentType, body: rendered.body)
     response.head.headerFields.append(contentsOf: reply.headerFields)
     return response
   }
@@ -239,5 +232,16 @@ extension Substring {
     while let first = result.first, set.contains(first) { result = result.dropFirst() }
     while let last = result.last, set.contains(last) { result = result.dropLast() }
     return result
+  }
+}
+
+extension Reply.Content {
+  /// The body as it is sent, and its `Content-Type`.
+  var rendered: (contentType: String, body: String) {
+    switch self {
+    case .twiml(let twiml): ("text/xml; charset=utf-8", twiml.xml)
+    case .plainText(let text): ("text/plain; charset=utf-8", text)
+    case .rendered(let contentType, let body): (contentType, body)
+    }
   }
 }

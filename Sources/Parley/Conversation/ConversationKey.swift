@@ -30,15 +30,22 @@ public struct ConversationKey: Sendable, Hashable, Codable, CustomStringConverti
     /// The key of `message`'s conversation.
     public func key(for message: InboundMessage) -> ConversationKey {
       // From and To are already trimmed by InboundMessage; `whatsapp:` forms are kept as sent.
-      var parts: [String] = []
-      if includesAccount { parts.append(message.accountSid ?? "-") }
-      parts.append(message.from)
-      if byMessagingService, let service = message.messagingServiceSid {
-        parts.append(service)
-      } else {
-        parts.append(message.to)
+      // Written into one string of the right size: an array of the parts, joined, allocated
+      // three times per turn.
+      let account = includesAccount ? message.accountSid ?? "-" : nil
+      let last =
+        byMessagingService ? message.messagingServiceSid ?? message.to : message.to
+      var key = ""
+      key.reserveCapacity(
+        (account.map { $0.utf8.count + 1 } ?? 0) + message.from.utf8.count + 1 + last.utf8.count)
+      if let account {
+        key += account
+        key += "|"
       }
-      return ConversationKey(rawValue: parts.joined(separator: "|"))
+      key += message.from
+      key += "|"
+      key += last
+      return ConversationKey(rawValue: key)
     }
   }
 

@@ -105,7 +105,10 @@ public struct ConversationMiddleware: MessagingMiddleware {
         messageSid: messageSid, key: key, reply: stored, createdAt: committedAt,
         expiresAt: committedAt.advanced(by: configuration.dedupeWindow))
       // The reply as recorded, rendered once: the first answer and a retry's are the same bytes.
-      reply = Reply(stored: stored)
+      // (Its header fields are the ones just recorded, kept as they are rather than parsed back.)
+      reply = Reply(
+        .rendered(contentType: stored.contentType, body: stored.body),
+        headerFields: reply.headerFields)
     }
     do {
       if !writes.isEmpty { try await store.commit(writes) }
@@ -124,10 +127,9 @@ public struct ConversationMiddleware: MessagingMiddleware {
 extension Reply {
   /// The reply as it will be sent, for the dedupe record.
   var stored: StoredReply {
-    let rendered = ParleyApplication.render(self)
-    let contentType = rendered.head.headerFields.value(of: .contentType) ?? ""
+    let rendered = content.rendered
     return StoredReply(
-      contentType: contentType, body: rendered.bodyText,
+      contentType: rendered.contentType, body: rendered.body,
       headerFields: headerFields.map { [$0.name.rawName, $0.value] })
   }
 

@@ -98,6 +98,8 @@ struct JSONParser {
     guard depth <= Self.maximumDepth else { throw fail("nested too deeply") }
     var members: [(key: String, value: JSONNode)] = []
     if opens(closing: UInt8(ascii: "}")) { return .object(members) }
+    // Stored states are small objects: one allocation for up to eight members, not four.
+    members.reserveCapacity(8)
     repeat {
       skipWhitespace()
       guard position < bytes.count, bytes[position] == UInt8(ascii: "\"") else {

@@ -117,11 +117,11 @@ public struct SignatureMiddleware: MessagingMiddleware {
     }
 
     var parameters = formParameters.pairs
-    let contentType = fields.value(of: .contentType)?.lowercased() ?? ""
-    if contentType.hasPrefix("application/json") || request.head.method == .get {
+    let isJSON = fields.value(of: .contentType).map(Self.isJSONContentType) ?? false
+    if isJSON || request.head.method == .get {
       parameters = []
     }
-    if contentType.hasPrefix("application/json") {
+    if isJSON {
       // The URL carries the body's hash; the body itself is not in the signed text.
       let query =
         (try? FormParameters(decoding: (request.query ?? "").utf8)) ?? FormParameters()
@@ -134,22 +134,43 @@ public struct SignatureMiddleware: MessagingMiddleware {
       }
     }
     let target = request.head.path ?? "/"
+    // The variants of the configured base are followed by the target as the check writes its
+    // message, not joined to it first: a webhook's check usually needs only the first.
     let variants: [String]
+    let suffix: String
     if let baseURLVariants, target.hasPrefix("/") || target.hasPrefix("?") {
-      variants = baseURLVariants.map { $0 + target }
+      variants = baseURLVariants
+      suffix = target
     } else {
       variants = TwilioSignature.urlVariants(requestURL(request))
+      suffix = ""
     }
     let valid =
       if let sharedKey {
         TwilioSignature.isValid(
-          signature: signature, urlVariants: variants, parameters: parameters, keys: [sharedKey])
+          signature: signature, urlVariants: variants, suffix: suffix, parameters: parameters,
+          keys: [sharedKey])
       } else {
         TwilioSignature.isValid(
-          signature: signature, urlVariants: variants, parameters: parameters, keys: authTokenKeys)
+          signature: signature, urlVariants: variants, suffix: suffix, parameters: parameters,
+          keys: authTokenKeys)
       }
     guard valid else { return .invalid(reason: "signature does not match") }
     return .valid
+  }
+
+  /// Whether a `Content-Type` starts with `application/json`, in any case (compared as bytes: a
+  /// lowercased copy of every webhook's form type was an allocation per request).
+  package static func isJSONContentType(_ value: String) -> Bool {
+    let prefix = "application/json".utf8
+    var bytes = value.utf8.makeIterator()
+    for expected in prefix {
+      guard let byte = bytes.next() else { return false }
+      // ASCII letters differ from their capitals by 0x20 alone.
+      let lowered = (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte) ? byte | 0x20 : byte
+      if lowered != expected { return false }
+    }
+    return true
   }
 
   /// The full URL Twilio requested: the configured public base (or, from a trusted proxy, the

@@ -128,9 +128,11 @@ public enum TwilioSignature {
 
   /// ``isValid(signature:url:parameters:secrets:algorithm:)`` for a URL's variants already
   /// worked out and secrets already keyed.
+  /// Each variant is followed by `suffix` in the signed text (the request's target, when the
+  /// variants are those of a configured base URL).
   static func isValid<H: HashFunction>(
-    signature: String, urlVariants variants: [String], parameters: [FormParameters.Parameter],
-    keys: [KeyedHMAC<H>]
+    signature: String, urlVariants variants: [String], suffix: String = "",
+    parameters: [FormParameters.Parameter], keys: [KeyedHMAC<H>]
   ) -> Bool {
     guard let decoded = Data(base64Encoded: signature.trimmingASCIISpace()), !decoded.isEmpty
     else { return false }
@@ -143,9 +145,12 @@ public enum TwilioSignature {
     // Twilio signs when the app's URL is set as Twilio calls it, so a genuine webhook costs one
     // HMAC per secret where it cost one per variant.
     var message: [UInt8] = []
+    message.reserveCapacity(
+      (variants.lazy.map(\.utf8.count).max() ?? 0) + suffix.utf8.count + signedParameters.count)
     for variant in variants {
       message.removeAll(keepingCapacity: true)
       message += variant.utf8
+      message += suffix.utf8
       message += signedParameters
       var valid = false
       for key in keys {

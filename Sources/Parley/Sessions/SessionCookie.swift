@@ -20,7 +20,15 @@ public struct SessionCookieOptions: Sendable, Hashable {
   /// A `Set-Cookie` value; `maxAge` is capped at four hours.
   func setCookie(value: String, maxAge: Duration) -> String {
     let seconds = min(Self.maximumAge, max(0, maxAge.components.seconds))
-    var field = "\(name)=\(value); Max-Age=\(seconds); Path=/; HttpOnly"
+    // Written into one string of its final size (interpolated, it grew three times per turn).
+    var field = ""
+    field.reserveCapacity(name.utf8.count + value.utf8.count + 64)
+    field += name
+    field += "="
+    field += value
+    field += "; Max-Age="
+    field += String(seconds)
+    field += "; Path=/; HttpOnly"
     if secure { field += "; Secure" }
     return field
   }
