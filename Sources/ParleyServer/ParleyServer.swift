@@ -219,8 +219,8 @@ public struct ParleyServer: Service {
     var head = response.head
     head.headerFields[.contentLength] = String(response.body.count)
     if !keepAlive { head.headerFields[.connection] = "close" }
-    var buffer = ByteBuffer()
-    buffer.writeBytes(response.body)
+    // Allocated at its size: an empty buffer written into allocated twice.
+    let buffer = ByteBuffer(bytes: response.body)
     try await outbound.write(contentsOf: [.head(head), .body(buffer), .end(nil)])
   }
 }
