@@ -218,9 +218,8 @@ public struct ParleyApplication: Sendable {
 
   /// Renders a reply as the HTTP response Twilio receives.
   public static func render(_ reply: Reply) -> WebhookResponse {
-    let rendered = reply.content.rendered
-    var response = WebhookResponse(
-      status: .ok, contentType: rendered.contentType, body: rendered.body)
+    let sent = reply.content.asSent
+    var response = WebhookResponse(status: .ok, contentType: sent.contentType, body: sent.body)
     response.head.headerFields.append(contentsOf: reply.headerFields)
     return response
   }
@@ -232,16 +231,5 @@ extension Substring {
     while let first = result.first, set.contains(first) { result = result.dropFirst() }
     while let last = result.last, set.contains(last) { result = result.dropLast() }
     return result
-  }
-}
-
-extension Reply.Content {
-  /// The body as it is sent, and its `Content-Type`.
-  var rendered: (contentType: String, body: String) {
-    switch self {
-    case .twiml(let twiml): ("text/xml; charset=utf-8", twiml.xml)
-    case .plainText(let text): ("text/plain; charset=utf-8", text)
-    case .rendered(let contentType, let body): (contentType, body)
-    }
   }
 }

@@ -106,9 +106,7 @@ public struct ConversationMiddleware: MessagingMiddleware {
         expiresAt: committedAt.advanced(by: configuration.dedupeWindow))
       // The reply as recorded, rendered once: the first answer and a retry's are the same bytes.
       // (Its header fields are the ones just recorded, kept as they are rather than parsed back.)
-      reply = Reply(
-        .rendered(contentType: stored.contentType, body: stored.body),
-        headerFields: reply.headerFields)
+      reply = Reply(stored.content, headerFields: reply.headerFields)
     }
     do {
       if !writes.isEmpty { try await store.commit(writes) }
@@ -127,9 +125,9 @@ public struct ConversationMiddleware: MessagingMiddleware {
 extension Reply {
   /// The reply as it will be sent, for the dedupe record.
   var stored: StoredReply {
-    let rendered = content.rendered
+    let sent = content.asSent
     return StoredReply(
-      contentType: rendered.contentType, body: rendered.body,
+      contentType: sent.contentType, body: sent.body,
       headerFields: headerFields.map { [$0.name.rawName, $0.value] })
   }
 
@@ -139,6 +137,11 @@ extension Reply {
     for pair in stored.headerFields where pair.count == 2 {
       if let name = HTTPField.Name(pair[0]) { fields.append(HTTPField(name: name, value: pair[1])) }
     }
-    self.init(.rendered(contentType: stored.contentType, body: stored.body), headerFields: fields)
+    self.init(stored.content, headerFields: fields)
   }
+}
+
+extension StoredReply {
+  /// The recorded body with its `Content-Type`, to be sent as it is.
+  var content: Reply.Content { .rendered(contentType: contentType, body: body) }
 }

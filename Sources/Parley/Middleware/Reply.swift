@@ -61,3 +61,15 @@ public struct Reply: Sendable, Hashable {
     }
   }
 }
+
+extension Reply.Content {
+  /// The body as it is sent and its `Content-Type`: what ``ParleyApplication/render(_:)`` answers
+  /// with and a dedupe record keeps.
+  var asSent: (contentType: String, body: String) {
+    switch self {
+    case .twiml(let twiml): ("text/xml; charset=utf-8", twiml.xml)
+    case .plainText(let text): ("text/plain; charset=utf-8", text)
+    case .rendered(let contentType, let body): (contentType, body)
+    }
+  }
+}

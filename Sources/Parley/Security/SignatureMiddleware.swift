@@ -159,18 +159,10 @@ public struct SignatureMiddleware: MessagingMiddleware {
     return .valid
   }
 
-  /// Whether a `Content-Type` starts with `application/json`, in any case (compared as bytes: a
-  /// lowercased copy of every webhook's form type was an allocation per request).
+  /// Whether a `Content-Type` starts with `application/json`, in any case (a lowercased copy of
+  /// every webhook's form type was an allocation per request).
   package static func isJSONContentType(_ value: String) -> Bool {
-    let prefix = "application/json".utf8
-    var bytes = value.utf8.makeIterator()
-    for expected in prefix {
-      guard let byte = bytes.next() else { return false }
-      // ASCII letters differ from their capitals by 0x20 alone.
-      let lowered = (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte) ? byte | 0x20 : byte
-      if lowered != expected { return false }
-    }
-    return true
+    value.hasPrefixIgnoringASCIICase("application/json")
   }
 
   /// The full URL Twilio requested: the configured public base (or, from a trusted proxy, the

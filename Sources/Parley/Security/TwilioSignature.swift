@@ -128,6 +128,7 @@ public enum TwilioSignature {
 
   /// ``isValid(signature:url:parameters:secrets:algorithm:)`` for a URL's variants already
   /// worked out and secrets already keyed.
+  ///
   /// Each variant is followed by `suffix` in the signed text (the request's target, when the
   /// variants are those of a configured base URL).
   static func isValid<H: HashFunction>(

@@ -10,6 +10,23 @@ extension StringProtocol {
     return String(self[first...last])
   }
 
+  /// Whether the string starts with `prefix`, ASCII letters compared without their case (and no
+  /// other character folded: "\u{212A}" is not "k" here, as it is to `lowercased()`). Compares
+  /// bytes, with no lowercased copy.
+  func hasPrefixIgnoringASCIICase(_ prefix: some StringProtocol) -> Bool {
+    var bytes = utf8.makeIterator()
+    for expected in prefix.utf8 {
+      guard let byte = bytes.next() else { return false }
+      // ASCII letters differ from their capitals by 0x20 alone.
+      if Self.lowercasedASCII(byte) != Self.lowercasedASCII(expected) { return false }
+    }
+    return true
+  }
+
+  private static func lowercasedASCII(_ byte: UInt8) -> UInt8 {
+    (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte) ? byte | 0x20 : byte
+  }
+
   /// Whether the string holds an ASCII control character (U+0000 to U+001F, or DEL). None is ever
   /// in a number or a SID, and GRDB's text binding ends a value at a NUL.
   var containsControlCharacter: Bool { utf8.contains { $0 < 0x20 || $0 == 0x7F } }
