@@ -2,7 +2,6 @@ import HTTPTypes
 import Logging
 import NIOCore
 import NIOEmbedded
-import NIOHTTPTypes
 import Parley
 import ParleyServer
 import ParleyTwiML
@@ -176,15 +175,14 @@ public enum FuzzTargets {
     do {
       try ParleyServer.configureHTTPPipeline(
         channel.pipeline.syncOperations,
-        configuration: .init(maximumHeaderListSize: 4096, maximumHeaderCount: 32))
+        configuration: .init(maximumHeaderListSize: 4096, maximumHeaderCount: 32),
+        maximumBodySize: 64 * 1024)
       try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
     } catch {
       preconditionFailure("pipeline setup failed: \(error)")
     }
     let cuts = bytes.count > 8 ? [bytes.count / 3, 2 * bytes.count / 3] : []
     var start = 0
-    var head: HTTPRequest?
-    var body: [UInt8] = []
     for end in cuts + [bytes.count] {
       do {
         try channel.writeInbound(ByteBuffer(bytes: bytes[start..<end]))
@@ -192,24 +190,24 @@ public enum FuzzTargets {
         break  // a parse error: the handlers answered and closed
       }
       start = end
-      while let part = try? channel.readInbound(as: HTTPRequestPart.self) {
-        switch part {
-        case .head(let requestHead):
-          head = requestHead
-          body = []
-        case .body(let buffer):
-          body += buffer.readableBytesView
-        case .end:
-          if let requestHead = head {
-            let request = WebhookRequest(head: requestHead, body: body)
-            if let parameters = try? application.parameters(of: request) {
-              _ = try? InboundMessage(parameters: parameters)
-            }
-            // Answer each request, as the server does before it reads the next.
-            _ = try? channel.writeOutbound(HTTPResponsePart.head(HTTPResponse(status: .ok)))
-            _ = try? channel.writeOutbound(HTTPResponsePart.end(nil))
+      while let event = try? channel.readInbound(as: RequestEvent.self) {
+        switch event {
+        case .expectsContinue:
+          break
+        case .refused(let response):
+          let buffer = response.encoded(
+            keepAlive: false, requestMethod: nil, allocator: channel.allocator)
+          _ = try? channel.writeOutbound(ResponseBytes(buffer: buffer, isFinal: true))
+        case .request(let head, let body, let keepAlive):
+          let request = WebhookRequest(head: head, body: body)
+          if let parameters = try? application.parameters(of: request) {
+            _ = try? InboundMessage(parameters: parameters)
           }
-          head = nil
+          // Answer each request, as the server does before it reads the next.
+          let response = WebhookResponse(status: .ok, contentType: "text/plain", body: "ok")
+          let buffer = response.encoded(
+            keepAlive: keepAlive, requestMethod: head.method, allocator: channel.allocator)
+          _ = try? channel.writeOutbound(ResponseBytes(buffer: buffer, isFinal: true))
         }
       }
     }

@@ -2,8 +2,6 @@ import HTTPTypes
 public import Logging
 public import NIOCore
 import NIOHTTP1
-import NIOHTTPTypes
-import NIOHTTPTypesHTTP1
 public import NIOPosix
 public import Parley
 public import ServiceLifecycle
@@ -53,13 +51,14 @@ public struct ParleyServer: Service {
     self.onServerRunning = onServerRunning
   }
 
-  typealias Connection = NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>
+  typealias Connection = NIOAsyncChannel<RequestEvent, ResponseBytes>
 
-  /// Adds the HTTP/1.1 handlers every connection runs: deadlines, the parser with its limits,
-  /// protocol-error answers, and the conversion to swift-http-types. (The fuzz harness drives the
-  /// same handlers on an `EmbeddedChannel`.)
+  /// Adds the HTTP/1.1 handlers every connection runs: deadlines, the parser with its limits, and
+  /// the handler that gathers whole requests, refuses what breaks the limits and writes the
+  /// responses. (The fuzz harness drives the same handlers on an `EmbeddedChannel`.)
   package static func configureHTTPPipeline(
-    _ sync: ChannelPipeline.SynchronousOperations, configuration: Configuration
+    _ sync: ChannelPipeline.SynchronousOperations, configuration: Configuration,
+    maximumBodySize: Int
   ) throws {
     var limits = NIOHTTPDecoderLimitConfiguration()
     limits.maxHeaderListSize = configuration.maximumHeaderListSize
@@ -69,23 +68,26 @@ public struct ParleyServer: Service {
       requestTimeout: .init(configuration.requestTimeout),
       idleTimeout: .init(configuration.idleTimeout))
     try sync.addHandler(DeadlineHandler(deadlines: deadlines))
-    // No pipelining assistance: `serve` already answers a connection's requests one at a time,
-    // in order, and pipelined ones wait in the async channel (which stops reading when it holds
-    // enough). NIO's assistance stopped reading while each request was answered and started
-    // again after it, two `epoll_ctl` calls per request. Without them the benchmark's
-    // signature-only row served 31,617 against 26,454 req/s, side by side (the fsync'd row,
-    // bound by its store, did not move).
-    try sync.configureHTTPServerPipeline(
-      withPipeliningAssistance: false, withErrorHandling: false,
-      withEncoderConfiguration: .init(), withDecoderLimitConfiguration: limits)
-    try sync.addHandler(ProtocolErrorHandler(deadlines: deadlines))
-    try sync.addHandler(HTTP1ToHTTPServerCodec(secure: false))
-    try sync.addHandler(RequestLifecycleHandler(deadlines: deadlines))
+    // NIO's parser alone, without its server pipeline's response encoder, header validator and
+    // pipelining assistance: `HTTPExchangeHandler` encodes each response whole, and `serve`
+    // answers a connection's requests one at a time, in order, pipelined ones waiting in the
+    // async channel (which stops reading when it holds enough). The assistance stopped reading
+    // while each request was answered and started again after it, two `epoll_ctl` calls per
+    // request: without them the benchmark's signature-only row served 31,617 against 26,454
+    // req/s, side by side.
+    try sync.addHandler(
+      ByteToMessageHandler(
+        HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes, limitConfiguration: limits)))
+    try sync.addHandler(
+      HTTPExchangeHandler(
+        deadlines: deadlines, maximumBodySize: maximumBodySize,
+        maximumHeaderCount: configuration.maximumHeaderCount))
   }
 
   /// Listens and serves until cancelled or gracefully shut down.
   public func run() async throws {
     let configuration = self.configuration
+    let maximumBodySize = application.configuration.maximumBodySize
     let serverChannel = try await ServerBootstrap(group: eventLoopGroup)
       .serverChannelOption(.backlog, value: configuration.backlog)
       .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -94,7 +96,8 @@ public struct ParleyServer: Service {
       .bind(host: configuration.host, port: configuration.port) { channel in
         channel.eventLoop.makeCompletedFuture {
           try Self.configureHTTPPipeline(
-            channel.pipeline.syncOperations, configuration: configuration)
+            channel.pipeline.syncOperations, configuration: configuration,
+            maximumBodySize: maximumBodySize)
           return try Connection(wrappingChannelSynchronously: channel)
         }
       }
@@ -125,110 +128,65 @@ public struct ParleyServer: Service {
     let state = ConnectionState()
     let channel = connection.channel
     let remoteAddress = channel.remoteAddress?.ipAddress
+    let allocator = channel.allocator
     do {
       try await withGracefulShutdownHandler {
         try await connection.executeThenClose { inbound, outbound in
-          var parts = inbound.makeAsyncIterator()
-          while let part = try await parts.next() {
-            guard case .head(let head) = part else {
-              throw UnexpectedPart()
+          for try await event in inbound {
+            switch event {
+            case .expectsContinue:
+              try await outbound.write(ResponseBytes(buffer: Self.continueBytes, isFinal: false))
+            case .refused(let response):
+              let buffer = response.encoded(
+                keepAlive: false, requestMethod: nil, allocator: allocator)
+              try await outbound.write(ResponseBytes(buffer: buffer, isFinal: true))
+              return
+            case .request(let head, let body, let clientKeepsAlive):
+              state.withLock { $0.busy = true }
+              let response = await application.respond(
+                to: WebhookRequest(head: head, body: body, remoteAddress: remoteAddress))
+              // A shutdown that began while the app worked closes the connection after this
+              // response.
+              let keepAlive = clientKeepsAlive && !state.withLock { $0.shuttingDown }
+              let buffer = response.encoded(
+                keepAlive: keepAlive, requestMethod: head.method, allocator: allocator)
+              try await outbound.write(ResponseBytes(buffer: buffer, isFinal: true))
+              // Read again after the write: a shutdown that began during it found the
+              // connection busy and left the closing to this task.
+              let shuttingDown = state.withLock { state in
+                state.busy = false
+                return state.shuttingDown
+              }
+              if !keepAlive || shuttingDown { return }
             }
-            state.withLock { $0.busy = true }
-            let keepAlive = try await self.serveRequest(
-              head: head, parts: &parts, outbound: outbound, state: state,
-              remoteAddress: remoteAddress)
-            state.withLock { $0.busy = false }
-            if !keepAlive { break }
           }
         }
       } onGracefulShutdown: {
-        let idle = state.withLock { state in
+        let busy = state.withLock { state in
           state.shuttingDown = true
-          return !state.busy
+          return state.busy
         }
-        if idle { channel.close(promise: nil) }
+        guard !busy else { return }
+        // Idle unless a request is partly received or waits to be answered: those are answered,
+        // then the connection closes.
+        channel.eventLoop.execute {
+          let exchange = try? channel.pipeline.syncOperations.handler(
+            type: HTTPExchangeHandler.self)
+          if exchange?.isMidExchange != true { channel.close(promise: nil) }
+        }
       }
     } catch {
       logger.debug("connection closed", metadata: ["parley.error": "\(error)"])
     }
   }
 
-  /// Reads the rest of one request, answers it and says whether the connection stays open.
-  private func serveRequest(
-    head: HTTPRequest,
-    parts: inout NIOAsyncChannelInboundStream<HTTPRequestPart>.AsyncIterator,
-    outbound: NIOAsyncChannelOutboundWriter<HTTPResponsePart>,
-    state: ConnectionState,
-    remoteAddress: String?
-  ) async throws -> Bool {
-    let limit = application.configuration.maximumBodySize
-    let clientKeepsAlive =
-      !(head.headerFields.value(of: .connection)?.lowercased().contains("close") ?? false)
-
-    if head.headerFields.count > configuration.maximumHeaderCount {
-      try await write(
-        WebhookResponse(
-          status: .requestHeaderFieldsTooLarge, contentType: "text/plain; charset=utf-8",
-          body: "too many header fields\n"), keepAlive: false, to: outbound)
-      return false
-    }
-    if let declared = head.headerFields.value(of: .contentLength).flatMap({ Int($0) }),
-      declared > limit
-    {
-      try await write(tooLarge(limit), keepAlive: false, to: outbound)
-      return false
-    }
-    if head.headerFields.value(of: .expect)?.lowercased() == "100-continue" {
-      try await outbound.write(.head(HTTPResponse(status: .continue)))
-    }
-
-    var body: [UInt8] = []
-    readBody: while let part = try await parts.next() {
-      switch part {
-      case .body(let buffer):
-        guard body.count + buffer.readableBytes <= limit else {
-          try await write(tooLarge(limit), keepAlive: false, to: outbound)
-          return false
-        }
-        body.append(contentsOf: buffer.readableBytesView)
-      case .end:
-        break readBody
-      case .head:
-        throw UnexpectedPart()
-      }
-    }
-
-    let response = await application.respond(
-      to: WebhookRequest(head: head, body: body, remoteAddress: remoteAddress))
-    // A shutdown that began while the app worked closes the connection after this response.
-    let keepAlive = clientKeepsAlive && !state.withLock { $0.shuttingDown }
-    try await write(response, keepAlive: keepAlive, to: outbound)
-    return keepAlive
-  }
-
-  private func tooLarge(_ limit: Int) -> WebhookResponse {
-    WebhookResponse(
-      status: .contentTooLarge, contentType: "text/plain; charset=utf-8",
-      body: "body larger than \(limit) bytes\n")
-  }
-
-  private func write(
-    _ response: WebhookResponse, keepAlive: Bool,
-    to outbound: NIOAsyncChannelOutboundWriter<HTTPResponsePart>
-  ) async throws {
-    var head = response.head
-    head.headerFields[.contentLength] = String(response.body.count)
-    if !keepAlive { head.headerFields[.connection] = "close" }
-    // Allocated at its size: an empty buffer written into allocated twice.
-    let buffer = ByteBuffer(bytes: response.body)
-    try await outbound.write(contentsOf: [.head(head), .body(buffer), .end(nil)])
-  }
+  private static let continueBytes = ByteBuffer(string: "HTTP/1.1 100 Continue\r\n\r\n")
 }
 
 /// What the graceful-shutdown handler and the request loop of one connection share.
 final class ConnectionState: Sendable {
   struct Flags {
-    /// A request is being read or answered.
+    /// A request is being answered.
     var busy = false
     /// Graceful shutdown began: finish the current request, then close.
     var shuttingDown = false

@@ -87,14 +87,17 @@ public final class RawConnection {
   }
 
   /// Reads one complete response (skipping `100 Continue`), or nil if the peer closed first.
-  public func readResponse() async throws -> RawResponse? {
+  ///
+  /// - Parameter toHeadRequest: The response answers a `HEAD` request: its `Content-Length` is
+  ///   not followed by a body.
+  public func readResponse(toHeadRequest: Bool = false) async throws -> RawResponse? {
     while true {
-      guard let response = try await readOne() else { return nil }
+      guard let response = try await readOne(bodyless: toHeadRequest) else { return nil }
       if response.status != 100 { return response }
     }
   }
 
-  private func readOne() async throws -> RawResponse? {
+  private func readOne(bodyless: Bool) async throws -> RawResponse? {
     let separator: [UInt8] = Array("\r\n\r\n".utf8)
     var headerEnd: Int?
     while headerEnd == nil {
@@ -115,8 +118,9 @@ public final class RawConnection {
       )
     }
     buffer.removeFirst(headerEnd! + separator.count)
-    let length =
+    let declared =
       headers.first { $0.0.lowercased() == "content-length" }.flatMap { Int($0.1) } ?? 0
+    let length = bodyless || status == 100 ? 0 : declared
     while buffer.count < length {
       if try await !fill() { return nil }
     }
