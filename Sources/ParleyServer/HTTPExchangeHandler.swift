@@ -1,6 +1,6 @@
 package import HTTPTypes
 package import NIOCore
-import NIOHTTP1
+package import NIOHTTP1
 import NIOHTTPTypesHTTP1
 package import Parley
 
@@ -100,7 +100,7 @@ final class HTTPExchangeHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
     let request: HTTPRequest
     do {
-      request = try HTTPRequest(requestHead, secure: false, splitCookie: false)
+      request = try HTTPRequest(serverHead: requestHead)
     } catch {
       // A head the parser took but swift-http-types cannot hold (a `Host` it rejects, say):
       // answered as the parser's own errors are.
@@ -194,6 +194,24 @@ final class HTTPExchangeHandler: ChannelDuplexHandler, RemovableChannelHandler {
       keepAlive: false, requestMethod: nil, allocator: context.channel.allocator)
     context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
     context.fireErrorCaught(error)
+  }
+}
+
+extension HTTPRequest {
+  /// The head in swift-http-types' terms, as `HTTPRequest(_:secure:splitCookie:)` gives it.
+  ///
+  /// A target in origin form (`/sms?x=1`, what every client but a proxy sends) is the path as it
+  /// stands, which that initializer also returns after parsing it with `URLComponents`: the parse
+  /// is skipped here. Any other form goes through the initializer.
+  package init(serverHead head: HTTPRequestHead) throws {
+    guard head.uri.utf8.first == UInt8(ascii: "/") else {
+      try self.init(head, secure: false, splitCookie: false)
+      return
+    }
+    self.init(
+      method: try HTTPRequest.Method(head.method), scheme: "http",
+      authority: head.headers["Host"].first, path: head.uri,
+      headerFields: HTTPFields(head.headers, splitCookie: false))
   }
 }
 

@@ -1,6 +1,8 @@
 import HTTPTypes
 import Logging
 import NIOCore
+import NIOHTTP1
+import NIOHTTPTypesHTTP1
 import Parley
 import ParleyServer
 import ParleyTestSupport
@@ -121,6 +123,23 @@ struct ResponseFramingTests {
         #expect(reply.body.contains("framed"))
         #expect(reply.header("Connection") == "close")
         #expect(try await connection.waitForClose().isEmpty)
+      }
+    }
+  }
+
+  @Test(arguments: [
+    "/sms", "/sms?a=1&b=%20", "//evil.example/sms", "/%zz", "/", "/a b", "http://h.example/sms?x",
+    "*", "h.example:443",
+  ])
+  func aRequestHeadConvertsAsSwiftNIOExtrasConvertsIt(uri: String) throws {
+    for hosts in [[], ["a.example"], ["a.example", "b.example"]] {
+      for method in [HTTPMethod.POST, .GET, .HEAD, .CONNECT, .OPTIONS, .RAW(value: "PROPFIND")] {
+        var headers = HTTPHeaders([("X-Twilio-Signature", "abc="), ("Cookie", "a=1; b=2")])
+        for host in hosts { headers.add(name: "Host", value: host) }
+        let head = HTTPRequestHead(version: .http1_1, method: method, uri: uri, headers: headers)
+        let expected = try HTTPRequest(head, secure: false, splitCookie: false)
+        let converted = try HTTPRequest(serverHead: head)
+        #expect(converted == expected, "\(method) \(uri) \(hosts)")
       }
     }
   }
