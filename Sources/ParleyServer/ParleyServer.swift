@@ -93,12 +93,19 @@ public struct ParleyServer: Service {
       .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
       .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
       .childChannelOption(.maxMessagesPerRead, value: 16)
+      // A connection reads nothing until its task has wrapped it (`serve`).
+      .childChannelOption(.autoRead, value: false)
       .bind(host: configuration.host, port: configuration.port) { channel in
         channel.eventLoop.makeCompletedFuture {
           try Self.configureHTTPPipeline(
             channel.pipeline.syncOperations, configuration: configuration,
             maximumBodySize: maximumBodySize)
-          return try Connection(wrappingChannelSynchronously: channel)
+          // The accept loop receives the channel, not an async channel: an async channel's
+          // writer traps if it is released unused, and during a graceful shutdown the server
+          // channel closes while connections it accepted are still on their way to the loop,
+          // which drops them (apple/swift-nio#2813). A dropped channel reads nothing, and its
+          // idle deadline (or the process's exit) closes it.
+          return channel
         }
       }
 
@@ -110,9 +117,9 @@ public struct ParleyServer: Service {
     try await withGracefulShutdownHandler {
       try await serverChannel.executeThenClose { inbound in
         try await withThrowingDiscardingTaskGroup { group in
-          for try await connection in inbound {
+          for try await channel in inbound {
             group.addTask {
-              await self.serve(connection)
+              await self.serve(channel)
             }
           }
         }
@@ -124,9 +131,24 @@ public struct ParleyServer: Service {
   }
 
   /// Serves the requests of one connection, one after the other, until it closes.
-  func serve(_ connection: Connection) async {
+  func serve(_ channel: any Channel) async {
+    let connection: Connection
+    do {
+      connection = try await channel.eventLoop.submit {
+        guard channel.isActive else { throw ChannelError.ioOnClosedChannel }
+        let connection = try Connection(wrappingChannelSynchronously: channel)
+        if let options = channel.syncOptions {
+          try options.setOption(.autoRead, value: true)
+        } else {
+          channel.setOption(.autoRead, value: true).whenFailure { _ in channel.close(promise: nil) }
+        }
+        return connection
+      }.get()
+    } catch {
+      channel.close(promise: nil)
+      return
+    }
     let state = ConnectionState()
-    let channel = connection.channel
     let remoteAddress = channel.remoteAddress?.ipAddress
     let allocator = channel.allocator
     do {
