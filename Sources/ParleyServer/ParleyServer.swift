@@ -88,6 +88,7 @@ public struct ParleyServer: Service {
   public func run() async throws {
     let configuration = self.configuration
     let maximumBodySize = application.configuration.maximumBodySize
+    let pending = PendingConnections()
     let serverChannel = try await ServerBootstrap(group: eventLoopGroup)
       .serverChannelOption(.backlog, value: configuration.backlog)
       .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -103,8 +104,14 @@ public struct ParleyServer: Service {
           // The accept loop receives the channel, not an async channel: an async channel's
           // writer traps if it is released unused, and during a graceful shutdown the server
           // channel closes while connections it accepted are still on their way to the loop,
-          // which drops them (apple/swift-nio#2813). A dropped channel reads nothing, and its
-          // idle deadline (or the process's exit) closes it.
+          // which drops them (apple/swift-nio#2813). Each waits in `pending` until its task
+          // takes it; the ones the loop never took are closed when it stops.
+          guard pending.add(channel) else {
+            // Accepted after the loop stopped. NIO leaves a channel whose initializer fails
+            // unregistered and open: it is closed here.
+            channel.close(promise: nil)
+            throw ChannelError.ioOnClosedChannel
+          }
           return channel
         }
       }
@@ -117,7 +124,9 @@ public struct ParleyServer: Service {
     try await withGracefulShutdownHandler {
       try await serverChannel.executeThenClose { inbound in
         try await withThrowingDiscardingTaskGroup { group in
+          defer { pending.closeAll() }
           for try await channel in inbound {
+            guard pending.take(channel) else { continue }
             group.addTask {
               await self.serve(channel)
             }
@@ -203,6 +212,43 @@ public struct ParleyServer: Service {
   }
 
   private static let continueBytes = ByteBuffer(string: "HTTP/1.1 100 Continue\r\n\r\n")
+}
+
+/// Connections accepted and not yet taken by the accept loop.
+///
+/// When the loop stops (the listening channel closed), the ones still here never reach it: they
+/// are closed, and a connection accepted after that is refused.
+final class PendingConnections: Sendable {
+  private struct State {
+    var accepting = true
+    var channels: [ObjectIdentifier: any Channel] = [:]
+  }
+
+  private let state = Mutex(State())
+
+  /// Holds an accepted connection, or says no once the loop has stopped.
+  func add(_ channel: any Channel) -> Bool {
+    state.withLock { state in
+      guard state.accepting else { return false }
+      state.channels[ObjectIdentifier(channel)] = channel
+      return true
+    }
+  }
+
+  /// Takes a connection for the loop; false if it was closed meanwhile.
+  func take(_ channel: any Channel) -> Bool {
+    state.withLock { $0.channels.removeValue(forKey: ObjectIdentifier(channel)) != nil }
+  }
+
+  /// Stops accepting and closes the connections the loop never took.
+  func closeAll() {
+    let left = state.withLock { state in
+      state.accepting = false
+      defer { state.channels = [:] }
+      return Array(state.channels.values)
+    }
+    for channel in left { channel.close(promise: nil) }
+  }
 }
 
 /// What the graceful-shutdown handler and the request loop of one connection share.

@@ -1,3 +1,4 @@
+import Glibc
 import HTTPTypes
 import Logging
 import NIOCore
@@ -111,10 +112,13 @@ struct ResponseFramingTests {
   @Test func gracefulShutdownWaitsForARequestHalfReceived() async throws {
     try await withServer(app) { port, group in
       try await RawConnection.open(port: port) { connection in
+        // A first request answered: the connection is the server's before shutdown begins.
+        try await connection.send(webhookRequest())
+        #expect(try await connection.readResponse()?.status == 200)
         let request = webhookRequest(body: "From=%2B16175550123&To=%2B14155550199&Body=late")
         let cut = request.index(request.endIndex, offsetBy: -10)
         try await connection.send(String(request[..<cut]))
-        try await Task.sleep(for: .milliseconds(100))
+        try await Task.sleep(for: .milliseconds(300))
         await group.triggerGracefulShutdown()
         try await Task.sleep(for: .milliseconds(100))
         try await connection.send(String(request[cut...]))
@@ -124,6 +128,26 @@ struct ResponseFramingTests {
         #expect(reply.header("Connection") == "close")
         #expect(try await connection.waitForClose().isEmpty)
       }
+    }
+  }
+
+  @Test func connectionsAcceptedAsShutdownBeginsAreClosedAtOnce() async throws {
+    // Accepted by the kernel and by NIO but not yet taken by the accept loop when the listening
+    // channel closes: each is closed when the loop stops, not left open to its idle deadline
+    // (60 s here).
+    var sockets: [Int32] = []
+    try await withServer(app) { port, group in
+      for index in 0..<200 {
+        if index == 100 {
+          Task { await group.triggerGracefulShutdown() }
+        }
+        if let socket = connectSilently(port: port) { sockets.append(socket) }
+      }
+    }
+    #expect(!sockets.isEmpty)
+    for socket in sockets {
+      #expect(closesSilently(socket, within: 5))
+      _ = close(socket)
     }
   }
 

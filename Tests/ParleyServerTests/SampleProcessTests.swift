@@ -1,5 +1,4 @@
 import Foundation
-import Glibc
 import ParleyTestSupport
 import ParleyTesting
 import ParleyTwiML
@@ -63,32 +62,12 @@ struct SampleProcessTests {
       var sockets: [Int32] = []
       for index in 0..<300 {
         if index == 150 { kill(echo.process.processIdentifier, SIGTERM) }
-        if let socket = Self.connect(port: echo.port) { sockets.append(socket) }
+        if let socket = connectSilently(port: echo.port) { sockets.append(socket) }
       }
       echo.process.waitUntilExit()
       for socket in sockets { _ = close(socket) }
       #expect(echo.process.terminationReason == .exit)
       #expect(echo.process.terminationStatus == 0)
     }
-  }
-
-  /// A TCP connection to the loopback port that sends nothing, or nil once nothing listens.
-  static func connect(port: Int) -> Int32? {
-    let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard socket >= 0 else { return nil }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_port = in_port_t(UInt16(port).bigEndian)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    let result = withUnsafePointer(to: &address) {
-      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-        Glibc.connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-      }
-    }
-    guard result == 0 else {
-      _ = close(socket)
-      return nil
-    }
-    return socket
   }
 }

@@ -1,4 +1,5 @@
 public import Foundation
+import Glibc
 import NIOCore
 import NIOPosix
 import Synchronization
@@ -235,4 +236,43 @@ public final class SampleProcess {
 public struct SampleError: Error, CustomStringConvertible {
   public let description: String
   public init(_ description: String) { self.description = description }
+}
+
+/// A TCP connection to the loopback port that sends nothing, or nil once nothing listens.
+public func connectSilently(port: Int) -> Int32? {
+  let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+  guard socket >= 0 else { return nil }
+  var address = sockaddr_in()
+  address.sin_family = sa_family_t(AF_INET)
+  address.sin_port = in_port_t(UInt16(port).bigEndian)
+  address.sin_addr.s_addr = inet_addr("127.0.0.1")
+  let result = withUnsafePointer(to: &address) {
+    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+      Glibc.connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+    }
+  }
+  guard result == 0 else {
+    _ = close(socket)
+    return nil
+  }
+  return socket
+}
+
+/// Whether the peer has closed the socket, or closes it within `seconds`, sending nothing.
+///
+/// A connection the server's kernel completed but no process ever accepted (the listening
+/// socket closed with it still queued, or the queue full) stays open on this side until it
+/// sends: one byte then gets a reset. A connection a server holds open takes the byte and stays
+/// open, which fails the check.
+public func closesSilently(_ socket: Int32, within seconds: Int) -> Bool {
+  var timeout = timeval(tv_sec: seconds, tv_usec: 0)
+  _ = setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+  var byte: UInt8 = 0
+  let count = read(socket, &byte, 1)
+  if count == 0 || (count < 0 && errno == ECONNRESET) { return true }
+  guard count < 0, errno == EAGAIN || errno == EWOULDBLOCK else { return false }
+  var probe = UInt8(ascii: "\n")
+  guard send(socket, &probe, 1, Int32(MSG_NOSIGNAL)) == 1 else { return true }
+  let after = read(socket, &byte, 1)
+  return after == 0 || (after < 0 && errno == ECONNRESET)
 }
