@@ -163,7 +163,7 @@ public struct ParleyServer: Service {
     do {
       try await withGracefulShutdownHandler {
         try await connection.executeThenClose { inbound, outbound in
-          for try await event in inbound {
+          events: for try await event in inbound {
             switch event {
             case .expectsContinue:
               try await outbound.write(ResponseBytes(buffer: Self.continueBytes, isFinal: false))
@@ -171,7 +171,7 @@ public struct ParleyServer: Service {
               let buffer = response.encoded(
                 keepAlive: false, requestMethod: nil, allocator: allocator)
               try await outbound.write(ResponseBytes(buffer: buffer, isFinal: true))
-              return
+              break events
             case .request(let head, let body, let clientKeepsAlive):
               state.withLock { $0.busy = true }
               let response = await application.respond(
@@ -188,9 +188,13 @@ public struct ParleyServer: Service {
                 state.busy = false
                 return state.shuttingDown
               }
-              if !keepAlive || shuttingDown { return }
+              if !keepAlive || shuttingDown { break events }
             }
           }
+          // `executeThenClose` closes the channel as this closure returns, dropping what the
+          // channel still holds (apple/swift-nio#2795): a last response larger than the socket's
+          // buffers lost its end. An empty write completes after every write before it.
+          try await channel.writeAndFlush(ResponseBytes(buffer: ByteBuffer(), isFinal: false)).get()
         }
       } onGracefulShutdown: {
         let busy = state.withLock { state in

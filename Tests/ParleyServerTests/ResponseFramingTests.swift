@@ -131,6 +131,23 @@ struct ResponseFramingTests {
     }
   }
 
+  @Test func theLastResponseOfAClosingConnectionArrivesWhole() async throws {
+    // Larger than the loopback socket's buffers, to a client that waits before it reads: the
+    // server must not close the connection while the response is still queued.
+    let text = String(repeating: "x", count: 6_000_000)
+    let large = ParleyApplication(handler: { _ in .message(text) })
+    try await withServer(large) { port, _ in
+      try await RawConnection.open(port: port) { connection in
+        try await connection.send(webhookRequest(connection: "close"))
+        try await Task.sleep(for: .milliseconds(500))
+        let reply = try #require(try await connection.readResponse())
+        #expect(reply.status == 200)
+        #expect(reply.body.utf8.count > text.utf8.count)
+        #expect(reply.header("Connection") == "close")
+      }
+    }
+  }
+
   @Test func connectionsAcceptedAsShutdownBeginsAreClosedAtOnce() async throws {
     // Accepted by the kernel and by NIO but not yet taken by the accept loop when the listening
     // channel closes: each is closed when the loop stops, not left open to its idle deadline
