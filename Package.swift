@@ -215,7 +215,7 @@ let package = Package(
       name: "ParleyBench",
       dependencies: [
         "Parley", "ParleyServer", "ParleySQLite", "ParleyTesting", "SurveyBot", "SampleSupport",
-        "BenchMalloc",
+        "BenchMalloc", "ParleyTestSupport",
         .product(name: "GRDB", package: "GRDB.swift"),
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),

@@ -1,4 +1,5 @@
 import Foundation
+import ParleyTestSupport
 
 #if canImport(Glibc)
   import Glibc
@@ -163,26 +164,6 @@ func waitForPort(_ port: Int, timeout: Duration = .seconds(60)) throws {
     usleep(50_000)
   }
   throw BenchError("nothing listens on port \(port) after \(timeout)")
-}
-
-/// A socket connected to 127.0.0.1:`port`, for the caller to close; nil if none could be.
-func connectToLoopback(port: Int) -> Int32? {
-  let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-  guard fd >= 0 else { return nil }
-  var address = sockaddr_in()
-  address.sin_family = sa_family_t(AF_INET)
-  address.sin_port = in_port_t(UInt16(port).bigEndian)
-  address.sin_addr.s_addr = inet_addr("127.0.0.1")
-  let connected = withUnsafePointer(to: &address) {
-    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-      connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
-    }
-  }
-  guard connected else {
-    close(fd)
-    return nil
-  }
-  return fd
 }
 
 /// The body of a `GET` of `path` from the server on `port` (HTTP/1.1, the connection closed after

@@ -1,9 +1,10 @@
 import NIOCore
+import Parley
 
 /// Where a connection is between its requests and their answers, and the deadline that follows
 /// from it. Kept by the two handlers that enforce the deadlines, `DeadlineHandler` (raw bytes) and
-/// `RequestLifecycleHandler` (requests and responses); `ProtocolErrorHandler` reads
-/// ``unanswered``. Lives on the channel's event loop and is only touched there.
+/// `HTTPExchangeHandler` (requests and responses), which also tells graceful shutdown whether the
+/// connection is idle. Lives on the channel's event loop and is only touched there.
 final class ConnectionDeadlines {
   enum State {
     /// Waiting for the first byte of the next request.
@@ -130,16 +131,16 @@ final class DeadlineHandler: ChannelInboundHandler {
     self.deadlines = deadlines
   }
 
-  static let timeoutResponse =
-    "HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 37\r\n\r\nrequest not received before deadline\n"
+  static let timeoutResponse = WebhookResponse.refusal(
+    .requestTimeout, "request not received before deadline"
+  ).encoded(keepAlive: false, requestMethod: nil, allocator: ByteBufferAllocator())
 
   func handlerAdded(context: ChannelHandlerContext) {
     let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
     deadlines.onExpiry = { state in
       let context = loopBound.value
       if state == .receiving {
-        let buffer = context.channel.allocator.buffer(string: Self.timeoutResponse)
-        context.writeAndFlush(NIOAny(buffer)).whenComplete { _ in
+        context.writeAndFlush(NIOAny(Self.timeoutResponse)).whenComplete { _ in
           loopBound.value.close(promise: nil)
         }
       } else {

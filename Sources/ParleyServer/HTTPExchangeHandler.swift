@@ -1,7 +1,6 @@
 package import HTTPTypes
 package import NIOCore
-package import NIOHTTP1
-import NIOHTTPTypesHTTP1
+import NIOHTTP1
 package import Parley
 
 /// What a connection's task receives from its event loop, in the order it must answer.
@@ -10,8 +9,8 @@ package enum RequestEvent: Sendable {
   case expectsContinue
   /// A whole request, and whether the client keeps the connection open after it.
   case request(HTTPRequest, body: [UInt8], keepAlive: Bool)
-  /// A request refused before its body was read (too large, too many header fields): the
-  /// connection ends with this answer, and nothing after it is read.
+  /// A request refused before it was read whole (too large, too many header fields, malformed):
+  /// the connection ends with this answer, and nothing after it is read.
   case refused(WebhookResponse)
 }
 
@@ -34,9 +33,9 @@ package struct ResponseBytes: Sendable {
 /// to swift-http-types, and the deadlines' bookkeeping): a request reaches the connection's task
 /// as one element instead of a head, body parts and an end, and a response leaves it as one buffer
 /// (``WebhookResponse/encoded(keepAlive:requestMethod:allocator:)``) instead of three parts, each
-/// of which went through every handler. It also answers what the parser rejects: 431 when the
-/// header is too large, 400 otherwise, after the requests before it are answered (NIO's own
-/// handler answers 400 for both).
+/// of which went through every handler. What the parser rejects is refused like a request over
+/// the limits: 431 when the header is too large, 400 otherwise, after the requests before it are
+/// answered (NIO's own handler answers 400 for both).
 final class HTTPExchangeHandler: ChannelDuplexHandler, RemovableChannelHandler {
   typealias InboundIn = HTTPServerRequestPart
   typealias InboundOut = RequestEvent
@@ -55,8 +54,6 @@ final class HTTPExchangeHandler: ChannelDuplexHandler, RemovableChannelHandler {
   private var body: [UInt8] = []
   /// A request was refused: nothing more is read or passed on.
   private var refused = false
-  /// The parser's error, held until the requests before it are answered.
-  private var heldError: (any Error)?
 
   init(deadlines: ConnectionDeadlines, maximumBodySize: Int, maximumHeaderCount: Int) {
     self.deadlines = deadlines
@@ -64,8 +61,9 @@ final class HTTPExchangeHandler: ChannelDuplexHandler, RemovableChannelHandler {
     self.maximumHeaderCount = maximumHeaderCount
   }
 
-  /// Whether a request's bytes have started to arrive and are not all answered yet.
-  var isMidExchange: Bool { head != nil || deadlines.unanswered > 0 || deadlines.state != .idle }
+  /// Whether a request's bytes have started to arrive and are not all answered yet (the
+  /// deadlines are idle only between a response and the next request's first byte).
+  var isMidExchange: Bool { deadlines.state != .idle }
 
   func channelRead(context: ChannelHandlerContext, data: NIOAny) {
     switch unwrapInboundIn(data) {
@@ -92,10 +90,7 @@ final class HTTPExchangeHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
   private func receive(_ requestHead: HTTPRequestHead, context: ChannelHandlerContext) {
     guard requestHead.headers.count <= maximumHeaderCount else {
-      refuse(
-        WebhookResponse(
-          status: .requestHeaderFieldsTooLarge, contentType: "text/plain; charset=utf-8",
-          body: "too many header fields\n"), context: context)
+      refuse(.refusal(.requestHeaderFieldsTooLarge, "too many header fields"), context: context)
       return
     }
     let request: HTTPRequest
@@ -136,9 +131,7 @@ final class HTTPExchangeHandler: ChannelDuplexHandler, RemovableChannelHandler {
   }
 
   static func tooLarge(_ limit: Int) -> WebhookResponse {
-    WebhookResponse(
-      status: .contentTooLarge, contentType: "text/plain; charset=utf-8",
-      body: "body larger than \(limit) bytes\n")
+    .refusal(.contentTooLarge, "body larger than \(limit) bytes")
   }
 
   func read(context: ChannelHandlerContext) {
@@ -154,20 +147,16 @@ final class HTTPExchangeHandler: ChannelDuplexHandler, RemovableChannelHandler {
     reject(error, context: context)
   }
 
-  /// Answers a malformed request with 400 (431 for a header too large) once the requests before
-  /// it are answered, then ends the connection.
+  /// Answers a malformed request with 400 (431 for a header too large), in turn after the
+  /// requests before it, as the other refusals are; the parser reads no further.
   private func reject(_ error: any Error, context: ChannelHandlerContext) {
     // A refusal already ends the connection with its own answer.
     guard !refused else { return }
-    refused = true
-    head = nil
-    body = []
-    if deadlines.unanswered > 0 {
-      // The first error is the one answered (the parser stops at it).
-      heldError = heldError ?? error
-      return
-    }
-    protocolError(error, context: context)
+    let response: WebhookResponse =
+      (error as? HTTPParserError) == .headerOverflow
+      ? .refusal(.requestHeaderFieldsTooLarge, "request header too large")
+      : .refusal(.badRequest, "malformed HTTP request")
+    refuse(response, context: context)
   }
 
   func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
@@ -176,96 +165,5 @@ final class HTTPExchangeHandler: ChannelDuplexHandler, RemovableChannelHandler {
       deadlines.responseSent(on: context.eventLoop)
     }
     context.write(wrapOutboundOut(bytes.buffer), promise: promise)
-    if bytes.isFinal, deadlines.unanswered == 0, let error = heldError {
-      heldError = nil
-      protocolError(error, context: context)
-    }
-  }
-
-  /// Answers a request the parser rejected and passes the error on, which ends the connection's
-  /// requests.
-  private func protocolError(_ error: any Error, context: ChannelHandlerContext) {
-    let tooLarge = (error as? HTTPParserError) == .headerOverflow
-    let response = WebhookResponse(
-      status: tooLarge ? .requestHeaderFieldsTooLarge : .badRequest,
-      contentType: "text/plain; charset=utf-8",
-      body: tooLarge ? "request header too large\n" : "malformed HTTP request\n")
-    let buffer = response.encoded(
-      keepAlive: false, requestMethod: nil, allocator: context.channel.allocator)
-    context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
-    context.fireErrorCaught(error)
-  }
-}
-
-extension HTTPRequest {
-  /// The head in swift-http-types' terms, as `HTTPRequest(_:secure:splitCookie:)` gives it.
-  ///
-  /// A target in origin form (`/sms?x=1`, what every client but a proxy sends) is the path as it
-  /// stands, which that initializer also returns after parsing it with `URLComponents`: the parse
-  /// is skipped here. Any other form goes through the initializer.
-  package init(serverHead head: HTTPRequestHead) throws {
-    guard head.uri.utf8.first == UInt8(ascii: "/") else {
-      try self.init(head, secure: false, splitCookie: false)
-      return
-    }
-    self.init(
-      method: try HTTPRequest.Method(head.method), scheme: "http",
-      authority: head.headers["Host"].first, path: head.uri,
-      headerFields: HTTPFields(head.headers, splitCookie: false))
-  }
-}
-
-extension WebhookResponse {
-  /// The response as HTTP/1.1 bytes, framed by the server.
-  ///
-  /// The server sets `Content-Length` (the app's own `Content-Length` and `Transfer-Encoding` are
-  /// left out) and, when the connection ends with this response, `Connection: close`. As NIO's
-  /// encoder does, a response that cannot have a body (1xx, 204, 304, or an answer to `CONNECT`)
-  /// is written without a body or its framing, and an answer to `HEAD` gives the length its body
-  /// would have without the body. The fields' values need no check: swift-http-types replaces a
-  /// CR, LF or NUL in a value with a space, and a name must be a token to be built.
-  package func encoded(
-    keepAlive: Bool, requestMethod: HTTPRequest.Method?, allocator: ByteBufferAllocator
-  ) -> ByteBuffer {
-    let status = head.status
-    let mayHaveBody =
-      status.code >= 200 && status.code != 204 && status.code != 304
-      && requestMethod != .connect
-    let sendsBody = mayHaveBody && requestMethod != .head
-    let fields = head.headerFields
-
-    var capacity = 64 + status.reasonPhrase.utf8.count + (sendsBody ? body.count : 0)
-    for field in fields {
-      capacity += field.name.rawName.utf8.count + 4
-      capacity += field.withUnsafeBytesOfValue { $0.count }
-    }
-    var buffer = allocator.buffer(capacity: capacity)
-    buffer.writeStaticString("HTTP/1.1 ")
-    buffer.writeString(String(status.code))
-    buffer.writeInteger(UInt8(ascii: " "))
-    buffer.writeString(status.reasonPhrase)
-    buffer.writeStaticString("\r\n")
-    for field in fields {
-      let name = field.name
-      if name == .contentLength || name == .transferEncoding { continue }
-      if !keepAlive, name == .connection { continue }
-      buffer.writeString(name.rawName)
-      buffer.writeStaticString(": ")
-      field.withUnsafeBytesOfValue { _ = buffer.writeBytes($0) }
-      buffer.writeStaticString("\r\n")
-    }
-    if mayHaveBody {
-      buffer.writeStaticString("Content-Length: ")
-      buffer.writeString(String(body.count))
-      buffer.writeStaticString("\r\n")
-    }
-    if !keepAlive {
-      buffer.writeStaticString("Connection: close\r\n")
-    }
-    buffer.writeStaticString("\r\n")
-    if sendsBody {
-      buffer.writeBytes(body)
-    }
-    return buffer
   }
 }

@@ -157,7 +157,7 @@ public struct ParleyServer: Service {
       channel.close(promise: nil)
       return
     }
-    let state = ConnectionState()
+    let shutdown = ShutdownFlag()
     let remoteAddress = channel.remoteAddress?.ipAddress
     let allocator = channel.allocator
     do {
@@ -173,22 +173,17 @@ public struct ParleyServer: Service {
               try await outbound.write(ResponseBytes(buffer: buffer, isFinal: true))
               break events
             case .request(let head, let body, let clientKeepsAlive):
-              state.withLock { $0.busy = true }
               let response = await application.respond(
                 to: WebhookRequest(head: head, body: body, remoteAddress: remoteAddress))
               // A shutdown that began while the app worked closes the connection after this
               // response.
-              let keepAlive = clientKeepsAlive && !state.withLock { $0.shuttingDown }
+              let keepAlive = clientKeepsAlive && !shutdown.hasBegun
               let buffer = response.encoded(
                 keepAlive: keepAlive, requestMethod: head.method, allocator: allocator)
               try await outbound.write(ResponseBytes(buffer: buffer, isFinal: true))
-              // Read again after the write: a shutdown that began during it found the
-              // connection busy and left the closing to this task.
-              let shuttingDown = state.withLock { state in
-                state.busy = false
-                return state.shuttingDown
-              }
-              if !keepAlive || shuttingDown { break events }
+              // Read again after the write: a shutdown that began during it found the request
+              // not yet answered on the loop and left the closing to this task.
+              if !keepAlive || shutdown.hasBegun { break events }
             }
           }
           // `executeThenClose` closes the channel as this closure returns, dropping what the
@@ -197,13 +192,10 @@ public struct ParleyServer: Service {
           try await channel.writeAndFlush(ResponseBytes(buffer: ByteBuffer(), isFinal: false)).get()
         }
       } onGracefulShutdown: {
-        let busy = state.withLock { state in
-          state.shuttingDown = true
-          return state.busy
-        }
-        guard !busy else { return }
-        // Idle unless a request is partly received or waits to be answered: those are answered,
-        // then the connection closes.
+        shutdown.begin()
+        // Idle unless a request is partly received or not yet answered (on the loop, where a
+        // response is counted once it is written): those are answered, then the connection
+        // closes.
         channel.eventLoop.execute {
           let exchange = try? channel.pipeline.syncOperations.handler(
             type: HTTPExchangeHandler.self)
@@ -255,20 +247,12 @@ final class PendingConnections: Sendable {
   }
 }
 
-/// What the graceful-shutdown handler and the request loop of one connection share.
-final class ConnectionState: Sendable {
-  struct Flags {
-    /// A request is being answered.
-    var busy = false
-    /// Graceful shutdown began: finish the current request, then close.
-    var shuttingDown = false
-  }
+/// Set by a connection's graceful-shutdown handler, read by its request loop.
+final class ShutdownFlag: Sendable {
+  private let value = Atomic(false)
 
-  private let flags = Mutex(Flags())
+  /// Graceful shutdown began: finish the current request, then close.
+  var hasBegun: Bool { value.load(ordering: .sequentiallyConsistent) }
 
-  func withLock<T>(_ body: (inout Flags) -> T) -> T {
-    flags.withLock { body(&$0) }
-  }
+  func begin() { value.store(true, ordering: .sequentiallyConsistent) }
 }
-
-struct UnexpectedPart: Error {}

@@ -158,7 +158,7 @@ struct ResponseFramingTests {
         if index == 100 {
           Task { await group.triggerGracefulShutdown() }
         }
-        if let socket = connectSilently(port: port) { sockets.append(socket) }
+        if let socket = connectToLoopback(port: port) { sockets.append(socket) }
       }
     }
     #expect(!sockets.isEmpty)

@@ -62,7 +62,7 @@ struct SampleProcessTests {
       var sockets: [Int32] = []
       for index in 0..<300 {
         if index == 150 { kill(echo.process.processIdentifier, SIGTERM) }
-        if let socket = connectSilently(port: echo.port) { sockets.append(socket) }
+        if let socket = connectToLoopback(port: echo.port) { sockets.append(socket) }
       }
       echo.process.waitUntilExit()
       for socket in sockets { _ = close(socket) }

@@ -238,24 +238,25 @@ public struct SampleError: Error, CustomStringConvertible {
   public init(_ description: String) { self.description = description }
 }
 
-/// A TCP connection to the loopback port that sends nothing, or nil once nothing listens.
-public func connectSilently(port: Int) -> Int32? {
-  let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-  guard socket >= 0 else { return nil }
+/// A socket connected to 127.0.0.1:`port` that has sent nothing, for the caller to close; nil if
+/// none could be (nothing listens). The benchmark's readiness checks use it too.
+public func connectToLoopback(port: Int) -> Int32? {
+  let fd = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+  guard fd >= 0 else { return nil }
   var address = sockaddr_in()
   address.sin_family = sa_family_t(AF_INET)
   address.sin_port = in_port_t(UInt16(port).bigEndian)
   address.sin_addr.s_addr = inet_addr("127.0.0.1")
-  let result = withUnsafePointer(to: &address) {
+  let connected = withUnsafePointer(to: &address) {
     $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-      Glibc.connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+      Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
     }
   }
-  guard result == 0 else {
-    _ = close(socket)
+  guard connected else {
+    _ = close(fd)
     return nil
   }
-  return socket
+  return fd
 }
 
 /// Whether the peer has closed the socket, or closes it within `seconds`, sending nothing.
