@@ -5,12 +5,14 @@ import Synchronization
 /// stores do through an index.
 public final class MemoryConversationStore: ConversationStore {
   private struct State {
-    var sessions: [ConversationKey: SessionRecord] = [:]
-    var dedupe: [String: DedupeRecord] = [:]
+    // Sharded: a plain dictionary grows by moving every entry at once, under the lock every
+    // turn takes (``ShardedDictionary``).
+    var sessions = ShardedDictionary<ConversationKey, SessionRecord>()
+    var dedupe = ShardedDictionary<String, DedupeRecord>()
     /// Expiry entries; an entry is stale when its record's expiry moved on since it was pushed.
     var sessionExpiries = MinHeap<ExpiryEntry>()
     var dedupeExpiries = MinHeap<ExpiryEntry>()
-    var optOuts: [OptOutKey: OptOutRecord] = [:]
+    var optOuts = ShardedDictionary<OptOutKey, OptOutRecord>()
     var audit: [OptOutEvent] = []
     var ledger = OptOutLedger(head: .empty)
 
@@ -85,7 +87,7 @@ public final class MemoryConversationStore: ConversationStore {
   {
     state.withLock { state in
       let start = cursor.map { OptOutKey(scope: $0.scope, subscriber: $0.subscriber) }
-      return state.optOuts
+      return state.optOuts.entries
         .filter { (key, record) in
           (!optedOutOnly || record.optedOut) && (start == nil || start! < key)
         }
@@ -140,8 +142,11 @@ public final class MemoryConversationStore: ConversationStore {
         state.sessionExpiries.push(
           ExpiryEntry(expiresAt: record.expiresAt.millisecondsSince1970, id: record.key.rawValue))
       case .touch(let key, _, let updatedAt, let expiresAt):
-        state.sessions[key]!.updatedAt = updatedAt
-        state.sessions[key]!.expiresAt = expiresAt
+        // The version check above found the session.
+        state.sessions.modify(key) {
+          $0.updatedAt = updatedAt
+          $0.expiresAt = expiresAt
+        }
         state.sessionExpiries.push(
           ExpiryEntry(expiresAt: expiresAt.millisecondsSince1970, id: key.rawValue))
       case .delete(let key, _):
@@ -184,7 +189,7 @@ public final class MemoryConversationStore: ConversationStore {
   public func sessions(after key: ConversationKey?, limit: Int) async throws -> [SessionRecord] {
     state.withLock { state in
       let sorted = state.sessions.values
-        .filter { key == nil || $0.key.rawValue > key!.rawValue }
+        .lazy.filter { key == nil || $0.key.rawValue > key!.rawValue }
         .sorted { $0.key.rawValue < $1.key.rawValue }
       return Array(sorted.prefix(limit))
     }
