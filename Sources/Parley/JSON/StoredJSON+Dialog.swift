@@ -6,8 +6,9 @@
 /// per container and a generic call per member: in the in-process profile of the memory store,
 /// about 6% of a turn's samples. Without them, `ParleyBench pipeline --stores memory` spent 98,
 /// 100 and 108 µs of CPU per turn against 119, 118 and 122 before, alternated in one session.
-/// The tree built here is the one that conformance builds, member for member (`position` and
-/// `fingerprint` left out when nil, as `encodeIfPresent` does), so the bytes are the same. A tree
+/// The text written here is the one ``JSONWriter`` writes for the tree that conformance builds,
+/// member for member (`position` and `fingerprint` left out when nil, as `encodeIfPresent` does),
+/// so the bytes are the same. A tree
 /// that is not the plain shape the fast path knows (a member missing or null where the type needs
 /// a value, a number written as `2.0`, any other type) goes through the synthesized conformance
 /// instead, which decodes what it can and throws its own errors. `StoredJSONTests` compares both
@@ -16,24 +17,54 @@ extension DialogState: StoredJSONFastPath {
   /// The names of the synthesized `CodingKeys`, in byte order (the order they are written in).
   private enum Member {
     static let attempts = "attempts"
-    static let finished = "finished"
     static let fingerprint = "fingerprint"
+    static let finished = "finished"
     static let history = "history"
     static let position = "position"
   }
 
-  /// The tree that `encode(to:)` builds with ``StoredJSON``'s encoder.
+  /// The text that ``JSONWriter`` writes for the tree `encode(to:)` builds with ``StoredJSON``'s
+  /// encoder: the members in the byte order of their names, written here in that order rather
+  /// than built as a tree of an object, an array and their lists, and then sorted. With the
+  /// session's two members written the same way, a survey turn on the memory store made 8 fewer
+  /// allocations (50 against 58 beyond the signature-only app's) and its session's encoding fell
+  /// from 1.13 to 0.84 times its decoding's samples in the in-process profile.
   var storedJSON: EncodedJSON {
-    let object = EncodedObject()
-    object.members.reserveCapacity(5)
-    object.members.append((Member.attempts, .number(String(attempts))))
-    object.members.append((Member.finished, .bool(finished)))
-    if let fingerprint { object.members.append((Member.fingerprint, .string(fingerprint))) }
-    let list = EncodedArray()
-    list.items = history.map { .string($0) }
-    object.members.append((Member.history, .array(list)))
-    if let position { object.members.append((Member.position, .string(position))) }
-    return .object(object)
+    var text: [UInt8] = []
+    text.reserveCapacity(96 + history.reduce(0) { $0 + $1.utf8.count + 3 })
+    write(into: &text)
+    return .text(text)
+  }
+
+  /// Appends ``storedJSON``'s text to `output`.
+  func write(into output: inout [UInt8]) {
+    // The names need no escape.
+    func member(_ name: String, first: Bool = false) {
+      output.append(first ? UInt8(ascii: "{") : UInt8(ascii: ","))
+      output.append(UInt8(ascii: "\""))
+      output.append(contentsOf: name.utf8)
+      output.append(contentsOf: [UInt8(ascii: "\""), UInt8(ascii: ":")])
+    }
+    member(Member.attempts, first: true)
+    output.append(contentsOf: String(attempts).utf8)
+    if let fingerprint {
+      member(Member.fingerprint)
+      JSONWriter.writeString(fingerprint, into: &output)
+    }
+    member(Member.finished)
+    output.append(contentsOf: (finished ? "true" : "false").utf8)
+    member(Member.history)
+    output.append(UInt8(ascii: "["))
+    for (index, item) in history.enumerated() {
+      if index > 0 { output.append(UInt8(ascii: ",")) }
+      JSONWriter.writeString(item, into: &output)
+    }
+    output.append(UInt8(ascii: "]"))
+    if let position {
+      member(Member.position)
+      JSONWriter.writeString(position, into: &output)
+    }
+    output.append(UInt8(ascii: "}"))
   }
 
   /// The state in `node`, if it has the plain shape: an object with `attempts` an integer in
@@ -115,9 +146,15 @@ extension DialogSession: StoredJSONFastPath {
       let answers = try? JSONTreeEncoder.box(
         session.answers, codingPath: [JSONCodingKey(stringValue: Member.answers)])
     else { return nil }
-    let object = EncodedObject()
-    object.members = [(Member.answers, answers), (Member.state, session.state.storedJSON)]
-    return .object(object)
+    // The two members in byte order, written straight into one text.
+    var text: [UInt8] = []
+    text.reserveCapacity(256)
+    text.append(contentsOf: #"{"answers":"#.utf8)
+    JSONWriter.write(answers, into: &text)
+    text.append(contentsOf: #","state":"#.utf8)
+    session.state.write(into: &text)
+    text.append(UInt8(ascii: "}"))
+    return .text(text)
   }
 
   static func fromStoredJSON<T>(_ node: JSONNode, as type: T.Type) -> T? {

@@ -21,6 +21,8 @@ package enum StoredJSON {
   /// Encodes `value` as JSON with its objects' keys sorted.
   package static func encode<T: Encodable>(_ value: T) throws -> [UInt8] {
     let tree = try JSONTreeEncoder.box(value, codingPath: [])
+    // A fast path's text is the whole output.
+    if case .text(let text) = tree { return text }
     var output: [UInt8] = []
     output.reserveCapacity(256)
     JSONWriter.write(tree, into: &output)
@@ -55,8 +57,9 @@ func reinterpret<T, U>(_ value: T, as type: U.Type) -> U {
 /// A type whose tree ``StoredJSON`` builds and reads itself, at any depth, without `Codable`'s
 /// containers: for Parley's own types that every dialog turn decodes and encodes again. Nil from
 /// either method hands the value to its `Codable` conformance, which then gives the result or the
-/// error it always gave; a tree built here must be the one that conformance builds, so the bytes
-/// are the same either way.
+/// error it always gave; a tree built here (or the text written, ``EncodedJSON/text(_:)``) must be
+/// the one that conformance builds (or what ``JSONWriter`` writes for it), so the bytes are the
+/// same either way.
 protocol StoredJSONFastPath {
   /// The tree the `encode(to:)` of `value` (a `T` which is `Self`: the encoder calls it through
   /// the metatype, so the value is not boxed in an existential) builds, or nil.

@@ -18,6 +18,9 @@ enum EncodedJSON {
   case object(EncodedObject)
   /// A super-encoder, whose value is known once it has encoded.
   case deferred(JSONTreeEncoder)
+  /// A value's JSON text, written by a ``StoredJSONFastPath`` type as ``JSONWriter`` would have
+  /// written its tree.
+  case text([UInt8])
 }
 
 final class EncodedArray {
@@ -301,6 +304,7 @@ enum JSONWriter {
     case .deferred(let encoder):
       // A super-encoder that encoded nothing: Foundation writes an empty object.
       write(encoder.value ?? .object(EncodedObject()), into: &output)
+    case .text(let bytes): output.append(contentsOf: bytes)
     }
   }
 
@@ -308,11 +312,24 @@ enum JSONWriter {
   private static func writeObject(
     _ members: [(key: String, value: EncodedJSON)], into output: inout [UInt8]
   ) {
+    // Members encoded in byte order already, with no key twice (a type whose properties are
+    // declared in that order), are written as they are, without sorting a list of positions.
+    if members.indices.dropFirst().allSatisfy({ precedes(members[$0 - 1].key, members[$0].key) }) {
+      output.append(UInt8(ascii: "{"))
+      for (position, member) in members.enumerated() {
+        if position > 0 { output.append(UInt8(ascii: ",")) }
+        writeString(member.key, into: &output)
+        output.append(UInt8(ascii: ":"))
+        write(member.value, into: &output)
+      }
+      output.append(UInt8(ascii: "}"))
+      return
+    }
     let order = members.indices.sorted { left, right in
       let a = members[left].key
       let b = members[right].key
       if a == b { return left < right }
-      return a.utf8.lexicographicallyPrecedes(b.utf8)
+      return precedes(a, b)
     }
     output.append(UInt8(ascii: "{"))
     var first = true
@@ -326,6 +343,19 @@ enum JSONWriter {
       write(member.value, into: &output)
     }
     output.append(UInt8(ascii: "}"))
+  }
+
+  /// Whether `a` comes before `b` in the byte order of their UTF-8.
+  static func precedes(_ a: String, _ b: String) -> Bool {
+    let compared = a.utf8.withContiguousStorageIfAvailable { left in
+      b.utf8.withContiguousStorageIfAvailable { right in
+        for index in 0..<min(left.count, right.count) where left[index] != right[index] {
+          return left[index] < right[index]
+        }
+        return left.count < right.count
+      }
+    }
+    return (compared ?? nil) ?? a.utf8.lexicographicallyPrecedes(b.utf8)
   }
 
   private static let hexDigits = Array("0123456789abcdef".utf8)
