@@ -30,6 +30,33 @@ struct RunFigures: Sendable {
   /// Turns per SQLite transaction (per fsync, when every turn is fsync'd), from the line the
   /// server prints when it stops; nil for the rows without SQLite's group commit.
   var turnsPerCommit: Double? = nil
+  /// The server's CPU per request in µs, by kind of thread (``ThreadKind``), over the load.
+  var cpuPerRequest: [ThreadKind: Double] = [:]
+}
+
+/// The threads a Parley server's CPU is spent on, told apart by the names Linux gives them.
+enum ThreadKind: String, CaseIterable, Sendable {
+  /// Swift concurrency's global pool (libdispatch's root queue threads, `…default-qos`): the
+  /// connections' tasks, the app, the middleware.
+  case pool = "Swift pool"
+  /// libdispatch's serial queues (`…qos.overcommit`): GRDB's SQLite writer and checkpointer.
+  case queues = "dispatch queues"
+  /// SwiftNIO's event loops (`NIO-…`): the sockets, HTTP parsing and framing.
+  case loops = "NIO loops"
+  /// Everything else, the server's child processes included (a Python server's workers).
+  case other
+
+  init(threadName name: Substring) {
+    if name.hasPrefix("NIO-") {
+      self = .loops
+    } else if name.hasSuffix("default-qos") {
+      self = .pool
+    } else if name.hasSuffix("qos.overcommit") {
+      self = .queues
+    } else {
+      self = .other
+    }
+  }
 }
 
 /// The line a SQLite row's server prints as it stops, with its group commit's figures:
@@ -98,6 +125,26 @@ enum ProcessTree {
   private static func cpuSeconds(of members: [Int32]) -> Double {
     let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
     return members.compactMap { stat(of: $0) }.reduce(0) { $0 + $1.cpuTicks } / ticks
+  }
+
+  /// CPU seconds used so far by the threads of `pid` itself, by kind (its children not
+  /// included: ``usage(of:)`` has the whole tree's).
+  static func threadCPUSeconds(of pid: Int32) -> [ThreadKind: Double] {
+    let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
+    var seconds: [ThreadKind: Double] = [:]
+    let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
+    for task in tasks {
+      guard
+        let text = try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/stat", encoding: .utf8),
+        let open = text.firstIndex(of: "("), let close = text.lastIndex(of: ")")
+      else { continue }
+      let fields = text[text.index(after: close)...].split(separator: " ")
+      guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12])
+      else { continue }
+      let kind = ThreadKind(threadName: text[text.index(after: open)..<close])
+      seconds[kind, default: 0] += (user + system) / ticks
+    }
+    return seconds
   }
 
   /// The sum of the peak resident memory (`VmHWM`) of `pid` and its descendants, in MiB.

@@ -174,6 +174,8 @@ extension ParleyBench {
       let results = try runner.runAll()
       print("")
       printTable(rows: runner.rows, results: results)
+      print("")
+      printCPUTable(rows: runner.rows, results: results)
       printTargets(kinds: kinds, results: results)
     }
 

@@ -174,8 +174,10 @@ struct Runner {
   func drive(_ server: Process, seconds: Int, requests: String? = nil) throws -> RunFigures {
     let pid = server.processIdentifier
     let before = ProcessTree.usage(of: pid)
+    let threadsBefore = ProcessTree.threadCPUSeconds(of: pid)
     let line = try runWrk(seconds: seconds, requests: requests ?? requestsFile)
     let after = ProcessTree.usage(of: pid)
+    let threadsAfter = ProcessTree.threadCPUSeconds(of: pid)
     guard server.isRunning else { throw BenchError("the server exited during the run") }
     var figures = try parse(line)
     // Over the load's own duration, as wrk timed it. wrk first spends about 4 s reading and
@@ -186,6 +188,17 @@ struct Runner {
     if figures.requests > 0 {
       figures.diskKiBPerRequest =
         (after.writtenBytes - before.writtenBytes) / 1024 / figures.requests
+      // Over wrk's whole run, its start-up included, where `cores` takes the load's duration:
+      // the server idles while wrk starts, so the CPU is the load's.
+      let perRequest = 1e6 / figures.requests
+      var named = 0.0
+      for kind in ThreadKind.allCases where kind != .other {
+        let used = (threadsAfter[kind] ?? 0) - (threadsBefore[kind] ?? 0)
+        figures.cpuPerRequest[kind] = used * perRequest
+        named += used
+      }
+      figures.cpuPerRequest[.other] =
+        (after.cpuSeconds - before.cpuSeconds - named) * perRequest
     }
     return figures
   }
@@ -271,10 +284,30 @@ func printTable(rows: [BenchRow], results: [[RunFigures]]) {
       runs.map { String(Int($0.requestsPerSecond.rounded())) }.joined(separator: " "),
     ])
   }
+  printAligned(lines, listInLastColumn: true)
+}
+
+/// Prints each row's median CPU per request by kind of thread (``ThreadKind``): where a row's CPU
+/// goes, and what differs between two rows.
+func printCPUTable(rows: [BenchRow], results: [[RunFigures]]) {
+  let kinds = ThreadKind.allCases
+  var lines = [["CPU µs per request", "total"] + kinds.map(\.rawValue)]
+  for (row, runs) in zip(rows, results) {
+    let medians = kinds.map { kind in median(runs.map { $0.cpuPerRequest[kind] ?? 0 }) }
+    let total = median(runs.map { $0.cpuPerRequest.values.reduce(0, +) })
+    lines.append([row.name] + ([total] + medians).map { String(format: "%.1f", $0) })
+  }
+  printAligned(lines, listInLastColumn: false)
+}
+
+/// Prints `lines` as a Markdown table, the first line its header, the first column left-aligned
+/// and the others right-aligned, but for the last if it holds a list.
+private func printAligned(_ lines: [[String]], listInLastColumn: Bool) {
+  let header = lines[0]
   let widths = header.indices.map { column in lines.map { $0[column].count }.max() ?? 0 }
   for (number, line) in lines.enumerated() {
     let cells = line.enumerated().map { column, cell in
-      column == 0 || column == line.count - 1
+      column == 0 || (listInLastColumn && column == line.count - 1)
         ? cell.padding(toLength: widths[column], withPad: " ", startingAt: 0)
         : String(repeating: " ", count: widths[column] - cell.count) + cell
     }
@@ -284,7 +317,7 @@ func printTable(rows: [BenchRow], results: [[RunFigures]]) {
         "|"
           + widths.enumerated().map { column, width in
             String(repeating: "-", count: width + 1)
-              + (column == 0 || column == widths.count - 1 ? "-" : ":")
+              + (column == 0 || (listInLastColumn && column == widths.count - 1) ? "-" : ":")
           }.joined(separator: "|") + "|")
     }
   }
