@@ -10,11 +10,28 @@ public final class MemoryConversationStore: ConversationStore {
     var sessions = ShardedDictionary<ConversationKey, SessionRecord>()
     var dedupe = ShardedDictionary<String, DedupeRecord>()
     /// Expiry entries; an entry is stale when its record's expiry moved on since it was pushed.
+    /// A session has one entry, pushed when the session is created (or its key has none) and
+    /// pushed again at the session's new expiry when the sweep finds it has moved on: a heap
+    /// entry per save and touch held one per turn of the last four hours.
     var sessionExpiries = MinHeap<ExpiryEntry>()
+    /// The time of each key's one entry in `sessionExpiries`: the session's, or a deleted
+    /// session's until the sweep pops it.
+    var sessionSweeps = ShardedDictionary<ConversationKey, Int64>()
     var dedupeExpiries = MinHeap<ExpiryEntry>()
     var optOuts = ShardedDictionary<OptOutKey, OptOutRecord>()
     var audit: [OptOutEvent] = []
     var ledger = OptOutLedger(head: .empty)
+
+    /// Gives `key`'s session an entry in `sessionExpiries` at `expiresAt`, unless its key has one:
+    /// the sweep pushes that one again at the session's expiry when it finds it has moved on. (An
+    /// expiry moved earlier, by a wall clock set back, is swept at the entry's later time; a
+    /// turn reads an expired session as expired either way.)
+    mutating func scheduleSweep(of key: ConversationKey, at expiresAt: WallInstant) {
+      guard sessionSweeps[key] == nil else { return }
+      let time = expiresAt.millisecondsSince1970
+      sessionExpiries.push(ExpiryEntry(expiresAt: time, id: key.rawValue))
+      sessionSweeps[key] = time
+    }
 
     mutating func apply(_ drafts: [OptOutEventDraft], now: WallInstant) -> [OptOutEvent] {
       drafts.map { draft in
@@ -139,16 +156,14 @@ public final class MemoryConversationStore: ConversationStore {
       switch writes.session {
       case .save(let record, _):
         state.sessions[record.key] = record
-        state.sessionExpiries.push(
-          ExpiryEntry(expiresAt: record.expiresAt.millisecondsSince1970, id: record.key.rawValue))
+        state.scheduleSweep(of: record.key, at: record.expiresAt)
       case .touch(let key, _, let updatedAt, let expiresAt):
         // The version check above found the session.
         state.sessions.modify(key) {
           $0.updatedAt = updatedAt
           $0.expiresAt = expiresAt
         }
-        state.sessionExpiries.push(
-          ExpiryEntry(expiresAt: expiresAt.millisecondsSince1970, id: key.rawValue))
+        state.scheduleSweep(of: key, at: expiresAt)
       case .delete(let key, _):
         state.sessions[key] = nil
       case nil:
@@ -164,9 +179,18 @@ public final class MemoryConversationStore: ConversationStore {
       while result.sessions < limit, let top = state.sessionExpiries.peek, top.expiresAt <= cutoff {
         state.sessionExpiries.pop()
         let key = ConversationKey(rawValue: top.id)
+        guard state.sessionSweeps[key] == top.expiresAt else { continue }
         if let record = state.sessions[key], record.expiresAt <= now {
           state.sessions[key] = nil
+          state.sessionSweeps[key] = nil
           result.sessions += 1
+        } else if let record = state.sessions[key] {
+          // Its expiry moved on since the entry was pushed: due then, not now.
+          let expiresAt = record.expiresAt.millisecondsSince1970
+          state.sessionExpiries.push(ExpiryEntry(expiresAt: expiresAt, id: top.id))
+          state.sessionSweeps[key] = expiresAt
+        } else {
+          state.sessionSweeps[key] = nil
         }
       }
       while result.dedupeRecords < limit, let top = state.dedupeExpiries.peek,
@@ -194,6 +218,10 @@ public final class MemoryConversationStore: ConversationStore {
       return Array(sorted.prefix(limit))
     }
   }
+
+  /// How many expiry entries the sweep has for sessions: at most one per session, and per
+  /// session deleted since the sweep last reached its entry. For tests.
+  var sessionSweepEntries: Int { state.withLock { $0.sessionExpiries.count } }
 
   public func deleteSession(for key: ConversationKey) async throws -> Bool {
     state.withLock { $0.sessions.removeValue(forKey: key) != nil }
