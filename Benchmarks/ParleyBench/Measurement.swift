@@ -97,7 +97,7 @@ enum ProcessTree {
     var parents: [Int32: [Int32]] = [:]
     let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
     for entry in entries {
-      guard let child = Int32(entry), let stat = stat(of: child) else { continue }
+      guard let child = Int32(entry), let stat = stat(at: "/proc/\(child)/stat") else { continue }
       parents[stat.parent, default: []].append(child)
     }
     var result = [pid]
@@ -124,7 +124,8 @@ enum ProcessTree {
 
   private static func cpuSeconds(of members: [Int32]) -> Double {
     let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
-    return members.compactMap { stat(of: $0) }.reduce(0) { $0 + $1.cpuTicks } / ticks
+    return members.compactMap { stat(at: "/proc/\($0)/stat") }.reduce(0) { $0 + $1.cpuTicks }
+      / ticks
   }
 
   /// CPU seconds used so far by the threads of `pid` itself, by kind (its children not
@@ -134,15 +135,8 @@ enum ProcessTree {
     var seconds: [ThreadKind: Double] = [:]
     let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
     for task in tasks {
-      guard
-        let text = try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/stat", encoding: .utf8),
-        let open = text.firstIndex(of: "("), let close = text.lastIndex(of: ")")
-      else { continue }
-      let fields = text[text.index(after: close)...].split(separator: " ")
-      guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12])
-      else { continue }
-      let kind = ThreadKind(threadName: text[text.index(after: open)..<close])
-      seconds[kind, default: 0] += (user + system) / ticks
+      guard let stat = stat(at: "/proc/\(pid)/task/\(task)/stat") else { continue }
+      seconds[ThreadKind(threadName: stat.name), default: 0] += stat.cpuTicks / ticks
     }
     return seconds
   }
@@ -159,16 +153,18 @@ enum ProcessTree {
     return (kiB[0] / 1024, kiB[1] / 1024)
   }
 
-  private static func stat(of pid: Int32) -> (parent: Int32, cpuTicks: Double)? {
-    guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-      let close = text.lastIndex(of: ")")
+  /// A process's or a thread's `stat` file (`/proc/PID/stat`, `/proc/PID/task/TID/stat`): its
+  /// name, its parent and the CPU it used, in clock ticks.
+  private static func stat(at path: String) -> (name: Substring, parent: Int32, cpuTicks: Double)? {
+    guard let text = try? String(contentsOfFile: path, encoding: .utf8),
+      let open = text.firstIndex(of: "("), let close = text.lastIndex(of: ")")
     else { return nil }
     // Fields after the command name: state ppid ... utime(14) stime(15), numbered from 1.
     let fields = text[text.index(after: close)...].split(separator: " ")
     guard fields.count > 13, let parent = Int32(fields[1]), let user = Double(fields[11]),
       let system = Double(fields[12])
     else { return nil }
-    return (parent, user + system)
+    return (text[text.index(after: open)..<close], parent, user + system)
   }
 
   /// For each of `names`, the sum over `members` of the number on its line (`name value …`) in

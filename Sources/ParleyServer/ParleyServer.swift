@@ -144,13 +144,12 @@ public struct ParleyServer: Service {
     let connection: Connection
     do {
       connection = try await channel.eventLoop.submit {
-        guard channel.isActive else { throw ChannelError.ioOnClosedChannel }
-        let connection = try Connection(wrappingChannelSynchronously: channel)
-        if let options = channel.syncOptions {
-          try options.setOption(.autoRead, value: true)
-        } else {
-          channel.setOption(.autoRead, value: true).whenFailure { _ in channel.close(promise: nil) }
+        // A socket channel has synchronous options on its loop.
+        guard channel.isActive, let options = channel.syncOptions else {
+          throw ChannelError.ioOnClosedChannel
         }
+        let connection = try Connection(wrappingChannelSynchronously: channel)
+        try options.setOption(.autoRead, value: true)
         return connection
       }.get()
     } catch {

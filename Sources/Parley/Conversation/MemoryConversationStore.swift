@@ -179,19 +179,18 @@ public final class MemoryConversationStore: ConversationStore {
       while result.sessions < limit, let top = state.sessionExpiries.peek, top.expiresAt <= cutoff {
         state.sessionExpiries.pop()
         let key = ConversationKey(rawValue: top.id)
-        guard state.sessionSweeps[key] == top.expiresAt else { continue }
-        if let record = state.sessions[key], record.expiresAt <= now {
-          state.sessions[key] = nil
+        // A key's one entry (`scheduleSweep`, and the push below).
+        assert(state.sessionSweeps[key] == top.expiresAt, "a second sweep entry for a session")
+        guard let record = state.sessions[key], record.expiresAt > now else {
+          // Expired, or deleted since: its entry goes with it.
+          if state.sessions.removeValue(forKey: key) != nil { result.sessions += 1 }
           state.sessionSweeps[key] = nil
-          result.sessions += 1
-        } else if let record = state.sessions[key] {
-          // Its expiry moved on since the entry was pushed: due then, not now.
-          let expiresAt = record.expiresAt.millisecondsSince1970
-          state.sessionExpiries.push(ExpiryEntry(expiresAt: expiresAt, id: top.id))
-          state.sessionSweeps[key] = expiresAt
-        } else {
-          state.sessionSweeps[key] = nil
+          continue
         }
+        // Its expiry moved on since the entry was pushed: due then, not now.
+        let expiresAt = record.expiresAt.millisecondsSince1970
+        state.sessionExpiries.push(ExpiryEntry(expiresAt: expiresAt, id: top.id))
+        state.sessionSweeps[key] = expiresAt
       }
       while result.dedupeRecords < limit, let top = state.dedupeExpiries.peek,
         top.expiresAt <= cutoff

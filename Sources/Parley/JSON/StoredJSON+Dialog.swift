@@ -38,12 +38,9 @@ extension DialogState: StoredJSONFastPath {
 
   /// Appends ``storedJSON``'s text to `output`.
   func write(into output: inout [UInt8]) {
-    // The names need no escape.
     func member(_ name: String, first: Bool = false) {
       output.append(first ? UInt8(ascii: "{") : UInt8(ascii: ","))
-      output.append(UInt8(ascii: "\""))
-      output.append(contentsOf: name.utf8)
-      output.append(contentsOf: [UInt8(ascii: "\""), UInt8(ascii: ":")])
+      JSONWriter.writeKey(name, into: &output)
     }
     member(Member.attempts, first: true)
     output.append(contentsOf: String(attempts).utf8)
@@ -149,9 +146,11 @@ extension DialogSession: StoredJSONFastPath {
     // The two members in byte order, written straight into one text.
     var text: [UInt8] = []
     text.reserveCapacity(256)
-    text.append(contentsOf: #"{"answers":"#.utf8)
+    text.append(UInt8(ascii: "{"))
+    JSONWriter.writeKey(Member.answers, into: &text)
     JSONWriter.write(answers, into: &text)
-    text.append(contentsOf: #","state":"#.utf8)
+    text.append(UInt8(ascii: ","))
+    JSONWriter.writeKey(Member.state, into: &text)
     session.state.write(into: &text)
     text.append(UInt8(ascii: "}"))
     return .text(text)

@@ -312,19 +312,6 @@ enum JSONWriter {
   private static func writeObject(
     _ members: [(key: String, value: EncodedJSON)], into output: inout [UInt8]
   ) {
-    // Members encoded in byte order already, with no key twice (a type whose properties are
-    // declared in that order), are written as they are, without sorting a list of positions.
-    if members.indices.dropFirst().allSatisfy({ precedes(members[$0 - 1].key, members[$0].key) }) {
-      output.append(UInt8(ascii: "{"))
-      for (position, member) in members.enumerated() {
-        if position > 0 { output.append(UInt8(ascii: ",")) }
-        writeString(member.key, into: &output)
-        output.append(UInt8(ascii: ":"))
-        write(member.value, into: &output)
-      }
-      output.append(UInt8(ascii: "}"))
-      return
-    }
     let order = members.indices.sorted { left, right in
       let a = members[left].key
       let b = members[right].key
@@ -338,11 +325,16 @@ enum JSONWriter {
       if position + 1 < order.count, members[order[position + 1]].key == member.key { continue }
       if !first { output.append(UInt8(ascii: ",")) }
       first = false
-      writeString(member.key, into: &output)
-      output.append(UInt8(ascii: ":"))
+      writeKey(member.key, into: &output)
       write(member.value, into: &output)
     }
     output.append(UInt8(ascii: "}"))
+  }
+
+  /// An object member's key and its colon: `"key":`.
+  static func writeKey(_ key: String, into output: inout [UInt8]) {
+    writeString(key, into: &output)
+    output.append(UInt8(ascii: ":"))
   }
 
   /// Whether `a` comes before `b` in the byte order of their UTF-8.

@@ -4,6 +4,9 @@ package import NIOHTTP1
 import NIOHTTPTypesHTTP1
 package import Parley
 
+// HTTP/1 messages to and from swift-http-types' and Parley's types: the request head the parser
+// gives, the server's own refusals, and a response framed as bytes.
+
 extension HTTPRequest {
   /// The head in swift-http-types' terms, as `HTTPRequest(_:secure:splitCookie:)` gives it.
   ///
