@@ -16,7 +16,9 @@ extension SQLiteConversationStore {
     guard !scopes.isEmpty else { return [] }
     // Every turn runs this, with one or two scopes: a cached statement per count, read without
     // GRDB's records (`allRows`).
-    var arguments: [SQLiteArgument] = [.text(subscriber)]
+    var arguments: [SQLiteArgument] = []
+    arguments.reserveCapacity(scopes.count + 1)
+    arguments.append(.text(subscriber))
     for scope in scopes { arguments.append(.text(scope.rawValue)) }
     return try db.allRows(OptOutRow.selectSQL(scopes: scopes.count), arguments, OptOutRow.record)
   }

@@ -47,13 +47,13 @@ public struct SQLiteConversationStore: ConversationStore {
       access: { body in
         pool.asyncWriteWithoutTransaction { db in
           do {
-            try db.beginTransaction(.deferred)
+            try db.beginCachedTransaction(.deferred)
           } catch {
             body(.failure(error))
             return
           }
           body(.success(db))
-          do { try db.commit() } catch { try? db.rollback() }
+          do { try db.commitCachedTransaction() } catch { try? db.rollback() }
         }
       },
       process: { requests, db in

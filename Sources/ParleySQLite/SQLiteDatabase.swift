@@ -256,4 +256,39 @@ extension Database {
     defer { try? execute(sql: "PRAGMA synchronous = NORMAL") }
     return try body()
   }
+
+  /// Begins a transaction through a cached statement. GRDB's `beginTransaction` and `commit`
+  /// build their SQL and prepare it anew each time (five allocations and a parse for each
+  /// statement); the group commit and the snapshots' batches begin and end one transaction per
+  /// batch on the writer every turn waits for.
+  func beginCachedTransaction(_ kind: TransactionKind) throws {
+    let sql =
+      switch kind {
+      case .deferred: "BEGIN DEFERRED TRANSACTION"
+      case .immediate: "BEGIN IMMEDIATE TRANSACTION"
+      case .exclusive: "BEGIN EXCLUSIVE TRANSACTION"
+      }
+    try cachedStatement(sql: sql).execute()
+  }
+
+  /// Commits the transaction begun by ``beginCachedTransaction(_:)`` through a cached statement.
+  func commitCachedTransaction() throws {
+    try cachedStatement(sql: "COMMIT TRANSACTION").execute()
+  }
+
+  /// GRDB's `inTransaction(_:_:)` with cached statements to begin and commit: runs `body` in a
+  /// transaction of `kind` and commits it, or rolls it back and rethrows when `body` or the
+  /// commit throws.
+  func inCachedTransaction(_ kind: TransactionKind, _ body: () throws -> Void) throws {
+    try beginCachedTransaction(kind)
+    do {
+      try body()
+      try commitCachedTransaction()
+    } catch {
+      // GRDB's rollback runs only while a transaction is open (SQLite may have rolled it back
+      // on an I/O error already); the error that ended the transaction is the one reported.
+      try? rollback()
+      throw error
+    }
+  }
 }

@@ -45,9 +45,8 @@ final class GroupCommitter: Sendable {
     do {
       var outcomes: [Result<Void, any Error>] = []
       try db.withFullSync(if: forceFullSync) {
-        try db.inTransaction(.immediate) {
+        try db.inCachedTransaction(.immediate) {
           outcomes = try applyEach(group, in: db)
-          return .commit
         }
       }
       return outcomes

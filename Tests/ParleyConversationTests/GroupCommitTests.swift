@@ -91,6 +91,58 @@ struct GroupCommitTests {
     #expect(sessions == 0)
   }
 
+  @Test func aCachedTransactionCommitsOrRollsBackAsGRDBsOwnDoes() throws {
+    let database = try SQLiteDatabase(path: TemporaryDirectory.file("cached.sqlite"))
+    let commits = CommitCounter()
+    struct Refused: Error {}
+    let (afterCommit, afterFailure, afterRepeat, openAfterFailure) =
+      try database.pool.writeWithoutTransaction { db in
+        db.add(transactionObserver: commits, extent: .databaseLifetime)
+        try db.execute(sql: "CREATE TABLE t (n INTEGER PRIMARY KEY)")
+        let before = commits.count
+        try db.inCachedTransaction(.immediate) { try db.execute(sql: "INSERT INTO t VALUES (1)") }
+        // GRDB's observers hear of a commit made through the cached statement.
+        let afterCommit = commits.count - before
+        #expect(throws: Refused.self) {
+          try db.inCachedTransaction(.immediate) {
+            try db.execute(sql: "INSERT INTO t VALUES (2)")
+            throw Refused()
+          }
+        }
+        let afterFailure = commits.count - before
+        let open = db.isInsideTransaction
+        // The cached statements run again, in a later transaction, as the group commit's do.
+        try db.inCachedTransaction(.deferred) { try db.execute(sql: "INSERT INTO t VALUES (3)") }
+        return (afterCommit, afterFailure, commits.count - before, open)
+      }
+    #expect(afterCommit == 1)
+    #expect(afterFailure == 1)
+    #expect(afterRepeat == 2)
+    #expect(!openAfterFailure)
+    let rows = try database.pool.read { db in try Int.fetchAll(db, sql: "SELECT n FROM t") }
+    #expect(rows == [1, 3])
+  }
+
+  @Test func aCommitThatFailsRollsTheCachedTransactionBack() throws {
+    let database = try SQLiteDatabase(path: TemporaryDirectory.file("deferred.sqlite"))
+    let (open, rows) = try database.pool.writeWithoutTransaction { db in
+      try db.execute(
+        sql: """
+          CREATE TABLE parent (id INTEGER PRIMARY KEY);
+          CREATE TABLE child (parent INTEGER REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED);
+          """)
+      // A deferred foreign key fails at COMMIT, not at the INSERT.
+      #expect(throws: DatabaseError.self) {
+        try db.inCachedTransaction(.immediate) {
+          try db.execute(sql: "INSERT INTO child VALUES (7)")
+        }
+      }
+      return (db.isInsideTransaction, try Int.fetchOne(db, sql: "SELECT count(*) FROM child"))
+    }
+    #expect(!open)
+    #expect(rows == 0)
+  }
+
   @Test func turnsArrivingWhileTheWriterIsBusyShareOneTransaction() async throws {
     let store = try SQLiteConversationStore(path: TemporaryDirectory.file("busy.sqlite"))
     // Hold the writer, as an fsync in progress would, while 50 turns (and 10 conflicting second
@@ -181,4 +233,14 @@ struct GroupCommitTests {
     await #expect(throws: Unavailable.self) { try await batcher.submit(1) }
     #expect(batcher.statistics.requests == 1)
   }
+}
+
+/// Counts the commits GRDB tells its transaction observers of.
+private final class CommitCounter: TransactionObserver, @unchecked Sendable {
+  // Touched on the database's writer only.
+  var count = 0
+  func observes(eventsOfKind eventKind: DatabaseEventKind) -> Bool { false }
+  func databaseDidChange(with event: DatabaseEvent) {}
+  func databaseDidCommit(_ db: Database) { count += 1 }
+  func databaseDidRollback(_ db: Database) {}
 }
