@@ -80,7 +80,9 @@ function done(summary, latency, requests)
   end
   local errors = summary.errors
   io.write(string.format(
-    "PARLEY_BENCH requests=%d duration_us=%d p50_us=%d p99_us=%d max_us=%d connect=%d read=%d write=%d timeout=%d status=%d wraps=%d\n",
-    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
-    latency.max, errors.connect, errors.read, errors.write, errors.timeout, errors.status, wrapped))
+    "PARLEY_BENCH requests=%d duration_us=%d p10_us=%d p50_us=%d p90_us=%d p99_us=%d p999_us=%d max_us=%d mean_us=%d stdev_us=%d connect=%d read=%d write=%d timeout=%d status=%d wraps=%d\n",
+    summary.requests, summary.duration, latency:percentile(10), latency:percentile(50),
+    latency:percentile(90), latency:percentile(99), latency:percentile(99.9), latency.max,
+    latency.mean, latency.stdev, errors.connect, errors.read, errors.write, errors.timeout,
+    errors.status, wrapped))
 end

@@ -12,9 +12,16 @@ struct RunFigures: Sendable {
   /// How long wrk sent requests (its own measure, without its start-up).
   var loadSeconds: Double
   var requestsPerSecond: Double { requests / loadSeconds }
+  /// Latency percentiles, the slowest request, the mean and the standard deviation, in ms
+  /// (wrk's histogram).
+  var p10: Double
   var p50: Double
+  var p90: Double
   var p99: Double
+  var p999: Double
   var max: Double
+  var mean: Double
+  var deviation: Double
   /// Cores the server used on average while loaded (CPU seconds / ``loadSeconds``).
   var cores: Double
   /// Peak resident memory of the server's processes, in MiB.

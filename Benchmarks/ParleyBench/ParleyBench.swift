@@ -176,6 +176,8 @@ extension ParleyBench {
       printTable(rows: runner.rows, results: results)
       print("")
       printCPUTable(rows: runner.rows, results: results)
+      print("")
+      printLatencyTable(rows: runner.rows, results: results, connections: connections)
       printTargets(kinds: kinds, results: results)
     }
 

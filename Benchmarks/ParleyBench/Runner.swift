@@ -242,8 +242,11 @@ struct Runner {
     let loadSeconds = try value("duration_us") / 1e6
     return RunFigures(
       requests: try value("requests"), loadSeconds: loadSeconds,
-      p50: try value("p50_us") / 1000, p99: try value("p99_us") / 1000,
-      max: try value("max_us") / 1000, cores: 0, peakMiB: 0, errors: Int(errors),
+      p10: try value("p10_us") / 1000, p50: try value("p50_us") / 1000,
+      p90: try value("p90_us") / 1000, p99: try value("p99_us") / 1000,
+      p999: try value("p999_us") / 1000, max: try value("max_us") / 1000,
+      mean: try value("mean_us") / 1000, deviation: try value("stdev_us") / 1000, cores: 0,
+      peakMiB: 0, errors: Int(errors),
       wraps: Int(try value("wraps")))
   }
 
@@ -296,6 +299,32 @@ func printCPUTable(rows: [BenchRow], results: [[RunFigures]]) {
     let medians = kinds.map { kind in median(runs.map { $0.cpuPerRequest[kind] ?? 0 }) }
     let total = median(runs.map { $0.cpuPerRequest.values.reduce(0, +) })
     lines.append([row.name] + ([total] + medians).map { String(format: "%.1f", $0) })
+  }
+  printAligned(lines, listInLastColumn: false)
+}
+
+/// Prints each row's median latency distribution beside what the closed loop makes its mean:
+/// with `connections` requests always in flight, the mean latency is `connections` divided by
+/// the rate (Little's law), so a row's p99 is its spread (p99 over the mean) times that.
+func printLatencyTable(rows: [BenchRow], results: [[RunFigures]], connections: Int) {
+  var lines = [
+    [
+      "latency ms", "mean", "std dev", "p10", "p50", "p90", "p99", "p99.9", "p99 / mean",
+      "\(connections) / rate",
+    ]
+  ]
+  for (row, runs) in zip(rows, results) {
+    let mean = median(runs.map(\.mean))
+    let closedLoop = Double(connections) / median(runs.map(\.requestsPerSecond)) * 1000
+    lines.append(
+      [row.name]
+        + [
+          mean, median(runs.map(\.deviation)), median(runs.map(\.p10)), median(runs.map(\.p50)),
+          median(runs.map(\.p90)), median(runs.map(\.p99)), median(runs.map(\.p999)),
+        ].map(format)
+        + [
+          String(format: "%.2f", median(runs.map { $0.p99 / $0.mean })), format(closedLoop),
+        ])
   }
   printAligned(lines, listInLastColumn: false)
 }
