@@ -18,6 +18,13 @@ enum ParleyBenchMain {
     if ProcessInfo.processInfo.environment["PARLEY_BENCH_EVENT_LOOPS"] == "1" {
       NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
     }
+    // With PARLEY_BENCH_LOOP_COUNT=N (`run --compare-event-loops N`), the server's event loop
+    // group (NIO's singleton, one loop per core by default) has N loops.
+    if let loops = ProcessInfo.processInfo.environment["PARLEY_BENCH_LOOP_COUNT"].flatMap(Int.init),
+      loops > 0
+    {
+      NIOSingletons.groupLoopCountSuggestion = loops
+    }
     await ParleyBench.main()
   }
 }
@@ -90,6 +97,11 @@ extension ParleyBench {
       help:
         "Also run each SQLite row without SQLiteCheckpointer (every checkpoint inside a commit).")
     var compareWithoutCheckpointer = false
+    @Option(
+      help: ArgumentHelp(
+        "Also run each Parley row with this many event loops (NIO's default is one per core). Repeatable.",
+        valueName: "loops"))
+    var compareEventLoops: [Int] = []
     @Option(help: "Scratch folder (databases, request files, server logs).")
     var workDirectory = "/tmp/parley-bench"
 
@@ -146,6 +158,12 @@ extension ParleyBench {
           named: "WAL auto-checkpoint \(pages) pages"
         ) {
           $0.environment["PARLEY_BENCH_WAL_AUTOCHECKPOINT"] = String(pages)
+        }
+      }
+      for loops in compareEventLoops {
+        guard loops > 0 else { throw ValidationError("--compare-event-loops needs 1 or more") }
+        benchRows += twins(of: rows, kinds: kinds, named: "\(loops) event loops") {
+          $0.environment["PARLEY_BENCH_LOOP_COUNT"] = String(loops)
         }
       }
       if compareWithoutCheckpointer {
