@@ -129,8 +129,10 @@ enum ProcessTree {
     return (cpuSeconds(of: members), sums(["write_bytes:"], in: "io", of: members)[0])
   }
 
+  /// The unit of `stat`'s CPU times.
+  private static let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
+
   private static func cpuSeconds(of members: [Int32]) -> Double {
-    let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
     return members.compactMap { stat(at: "/proc/\($0)/stat") }.reduce(0) { $0 + $1.cpuTicks }
       / ticks
   }
@@ -138,7 +140,6 @@ enum ProcessTree {
   /// CPU seconds used so far by the threads of `pid` itself, by kind (its children not
   /// included: ``usage(of:)`` has the whole tree's).
   static func threadCPUSeconds(of pid: Int32) -> [ThreadKind: Double] {
-    let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
     var seconds: [ThreadKind: Double] = [:]
     let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
     for task in tasks {

@@ -13,9 +13,9 @@ import NIOPosix
 @main
 enum ParleyBenchMain {
   static func main() async {
-    // With PARLEY_BENCH_EVENT_LOOPS=1 (`run --compare-pools`), Swift concurrency's jobs run on
+    // With PARLEY_BENCH_JOBS_ON_EVENT_LOOPS=1 (`run --compare-pools`), Swift concurrency's jobs run on
     // NIO's event loops instead of the default pool, to measure what that choice is worth.
-    if ProcessInfo.processInfo.environment["PARLEY_BENCH_EVENT_LOOPS"] == "1" {
+    if ProcessInfo.processInfo.environment["PARLEY_BENCH_JOBS_ON_EVENT_LOOPS"] == "1" {
       NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
     }
     // With PARLEY_BENCH_LOOP_COUNT=N (`run --compare-event-loops N`), the server's event loop
@@ -149,7 +149,7 @@ extension ParleyBench {
       }
       if comparePools {
         benchRows += twins(of: rows, kinds: kinds, named: "jobs on event loops") {
-          $0.environment["PARLEY_BENCH_EVENT_LOOPS"] = "1"
+          $0.environment["PARLEY_BENCH_JOBS_ON_EVENT_LOOPS"] = "1"
         }
       }
       for pages in compareWalAutocheckpoint {

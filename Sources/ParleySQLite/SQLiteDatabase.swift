@@ -277,13 +277,14 @@ extension Database {
   }
 
   /// GRDB's `inTransaction(_:_:)` with cached statements to begin and commit: runs `body` in a
-  /// transaction of `kind` and commits it, or rolls it back and rethrows when `body` or the
-  /// commit throws.
-  func inCachedTransaction(_ kind: TransactionKind, _ body: () throws -> Void) throws {
+  /// transaction of `kind`, commits it and returns what `body` returned, or rolls it back and
+  /// rethrows when `body` or the commit throws.
+  func inCachedTransaction<T>(_ kind: TransactionKind, _ body: () throws -> T) throws -> T {
     try beginCachedTransaction(kind)
     do {
-      try body()
+      let result = try body()
       try commitCachedTransaction()
+      return result
     } catch {
       // GRDB's rollback runs only while a transaction is open (SQLite may have rolled it back
       // on an I/O error already); the error that ended the transaction is the one reported.

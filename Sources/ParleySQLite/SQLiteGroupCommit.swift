@@ -43,13 +43,9 @@ final class GroupCommitter: Sendable {
   ) -> [Result<Void, any Error>] {
     let forceFullSync = durability == .normal && group.contains { !$0.optOutEvents.isEmpty }
     do {
-      var outcomes: [Result<Void, any Error>] = []
-      try db.withFullSync(if: forceFullSync) {
-        try db.inCachedTransaction(.immediate) {
-          outcomes = try applyEach(group, in: db)
-        }
+      return try db.withFullSync(if: forceFullSync) {
+        try db.inCachedTransaction(.immediate) { try applyEach(group, in: db) }
       }
-      return outcomes
     } catch {
       return group.map { _ in .failure(error) }
     }

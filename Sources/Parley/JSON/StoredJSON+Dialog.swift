@@ -8,10 +8,10 @@
 /// 100 and 108 µs of CPU per turn against 119, 118 and 122 before, alternated in one session.
 /// The text written here is the one ``JSONWriter`` writes for the tree that conformance builds,
 /// member for member (`position` and `fingerprint` left out when nil, as `encodeIfPresent` does),
-/// so the bytes are the same. A tree
-/// that is not the plain shape the fast path knows (a member missing or null where the type needs
-/// a value, a number written as `2.0`, any other type) goes through the synthesized conformance
-/// instead, which decodes what it can and throws its own errors. `StoredJSONTests` compares both
+/// so the bytes are the same. A tree that is not the plain shape the fast path knows (a member
+/// missing or null where the type needs a value, a number written as `2.0`, any other type) goes
+/// through the synthesized conformance instead, which decodes what it can and throws its own
+/// errors. `StoredJSONTests` compares both
 /// paths, and Foundation's coder, on random states.
 extension DialogState: StoredJSONFastPath {
   /// The names of the synthesized `CodingKeys`, in byte order (the order they are written in).
@@ -38,19 +38,15 @@ extension DialogState: StoredJSONFastPath {
 
   /// Appends ``storedJSON``'s text to `output`.
   func write(into output: inout [UInt8]) {
-    func member(_ name: String, first: Bool = false) {
-      output.append(first ? UInt8(ascii: "{") : UInt8(ascii: ","))
-      JSONWriter.writeKey(name, into: &output)
-    }
-    member(Member.attempts, first: true)
+    JSONWriter.writeMember(Member.attempts, first: true, into: &output)
     output.append(contentsOf: String(attempts).utf8)
     if let fingerprint {
-      member(Member.fingerprint)
+      JSONWriter.writeMember(Member.fingerprint, into: &output)
       JSONWriter.writeString(fingerprint, into: &output)
     }
-    member(Member.finished)
+    JSONWriter.writeMember(Member.finished, into: &output)
     output.append(contentsOf: (finished ? "true" : "false").utf8)
-    member(Member.history)
+    JSONWriter.writeMember(Member.history, into: &output)
     output.append(UInt8(ascii: "["))
     for (index, item) in history.enumerated() {
       if index > 0 { output.append(UInt8(ascii: ",")) }
@@ -58,7 +54,7 @@ extension DialogState: StoredJSONFastPath {
     }
     output.append(UInt8(ascii: "]"))
     if let position {
-      member(Member.position)
+      JSONWriter.writeMember(Member.position, into: &output)
       JSONWriter.writeString(position, into: &output)
     }
     output.append(UInt8(ascii: "}"))
@@ -112,7 +108,7 @@ extension DialogState: StoredJSONFastPath {
     self.fingerprint = fingerprint ?? nil
   }
 
-  static func storedJSONTree<T>(of value: T) -> EncodedJSON? {
+  static func storedJSON<T>(of value: T) -> EncodedJSON? {
     reinterpret(value, as: DialogState.self).storedJSON
   }
 
@@ -137,7 +133,7 @@ extension DialogState: StoredJSONFastPath {
 extension DialogSession: StoredJSONFastPath {
   private typealias Member = DialogSessionMember
 
-  static func storedJSONTree<T>(of value: T) -> EncodedJSON? {
+  static func storedJSON<T>(of value: T) -> EncodedJSON? {
     let session = reinterpret(value, as: Self.self)
     guard
       let answers = try? JSONTreeEncoder.box(
@@ -146,11 +142,9 @@ extension DialogSession: StoredJSONFastPath {
     // The two members in byte order, written straight into one text.
     var text: [UInt8] = []
     text.reserveCapacity(256)
-    text.append(UInt8(ascii: "{"))
-    JSONWriter.writeKey(Member.answers, into: &text)
+    JSONWriter.writeMember(Member.answers, first: true, into: &text)
     JSONWriter.write(answers, into: &text)
-    text.append(UInt8(ascii: ","))
-    JSONWriter.writeKey(Member.state, into: &text)
+    JSONWriter.writeMember(Member.state, into: &text)
     session.state.write(into: &text)
     text.append(UInt8(ascii: "}"))
     return .text(text)

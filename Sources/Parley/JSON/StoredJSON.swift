@@ -61,9 +61,11 @@ func reinterpret<T, U>(_ value: T, as type: U.Type) -> U {
 /// the one that conformance builds (or what ``JSONWriter`` writes for it), so the bytes are the
 /// same either way.
 protocol StoredJSONFastPath {
-  /// The tree the `encode(to:)` of `value` (a `T` which is `Self`: the encoder calls it through
-  /// the metatype, so the value is not boxed in an existential) builds, or nil.
-  static func storedJSONTree<T>(of value: T) -> EncodedJSON?
+  /// What ``JSONWriter`` writes for the `encode(to:)` of `value` (a `T` which is `Self`: the
+  /// encoder calls it through the metatype, so the value is not boxed in an existential): the
+  /// tree that conformance builds, or the text written for it (``EncodedJSON/text(_:)``); nil to
+  /// leave it to the conformance.
+  static func storedJSON<T>(of value: T) -> EncodedJSON?
   /// The value in `node`, as a `T` (which is `Self`: the decoder calls it through the metatype of
   /// the type it was asked for), or nil.
   static func fromStoredJSON<T>(_ node: JSONNode, as type: T.Type) -> T?

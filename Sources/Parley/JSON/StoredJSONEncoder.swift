@@ -49,9 +49,8 @@ final class JSONTreeEncoder: Encoder, SingleValueEncodingContainer {
     _ value: T, codingPath: @autoclosure () -> [any CodingKey]
   ) throws -> EncodedJSON {
     if let scalar = try scalar(value, codingPath: codingPath()) { return scalar }
-    if let fast = T.self as? any StoredJSONFastPath.Type, let tree = fast.storedJSONTree(of: value)
-    {
-      return tree
+    if let fast = T.self as? any StoredJSONFastPath.Type, let encoded = fast.storedJSON(of: value) {
+      return encoded
     }
     let encoder = JSONTreeEncoder(codingPath: codingPath())
     try value.encode(to: encoder)
@@ -337,17 +336,26 @@ enum JSONWriter {
     output.append(UInt8(ascii: ":"))
   }
 
-  /// Whether `a` comes before `b` in the byte order of their UTF-8.
+  /// Opens a member of an object written by hand: `{` before the first, `,` before the others,
+  /// then `"key":`. (The caller writes the value, and `}` after the last member.)
+  static func writeMember(_ key: String, first: Bool = false, into output: inout [UInt8]) {
+    output.append(first ? UInt8(ascii: "{") : UInt8(ascii: ","))
+    writeKey(key, into: &output)
+  }
+
+  /// Whether `a` comes before `b` in the byte order of their UTF-8. (`withUTF8` makes a bridged
+  /// string contiguous first; a native one already is, and is not copied.)
   static func precedes(_ a: String, _ b: String) -> Bool {
-    let compared = a.utf8.withContiguousStorageIfAvailable { left in
-      b.utf8.withContiguousStorageIfAvailable { right in
+    var a = a
+    var b = b
+    return a.withUTF8 { left in
+      b.withUTF8 { right in
         for index in 0..<min(left.count, right.count) where left[index] != right[index] {
           return left[index] < right[index]
         }
         return left.count < right.count
       }
     }
-    return (compared ?? nil) ?? a.utf8.lexicographicallyPrecedes(b.utf8)
   }
 
   private static let hexDigits = Array("0123456789abcdef".utf8)
