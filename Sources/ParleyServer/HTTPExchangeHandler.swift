@@ -103,7 +103,10 @@ final class HTTPExchangeHandler: ChannelDuplexHandler, RemovableChannelHandler {
       return
     }
     var declaredLength: Int?
-    if let value = request.headerFields[.contentLength] {
+    // `value(of:)`, not the subscript: the subscript joins the values through a lazy sequence
+    // whose generic types are looked up at run time on every call, 1.2% of the memory-store
+    // server's samples for these two lookups.
+    if let value = request.headerFields.value(of: .contentLength) {
       guard let length = Int(value), length >= 0 else {
         reject(HTTPParserError.invalidContentLength, context: context)
         return
@@ -118,7 +121,7 @@ final class HTTPExchangeHandler: ChannelDuplexHandler, RemovableChannelHandler {
     keepAlive = requestHead.isKeepAlive
     body = []
     body.reserveCapacity(declaredLength ?? 0)
-    if let expect = request.headerFields[.expect], expect.lowercased() == "100-continue" {
+    if let expect = request.headerFields.value(of: .expect), expect.lowercased() == "100-continue" {
       context.fireChannelRead(wrapInboundOut(.expectsContinue))
     }
   }
