@@ -46,14 +46,18 @@ public struct SQLiteConversationStore: ConversationStore {
     self.snapshots = DatabaseBatcher(
       access: { body in
         pool.asyncWriteWithoutTransaction { db in
+          // One read transaction for the batch. Its requests are answered inside it: a BEGIN
+          // that fails answers them with its error, a COMMIT that fails after them (a read has
+          // nothing to undo) only ends the transaction.
+          var answered = false
           do {
-            try db.beginCachedTransaction(.deferred)
+            try db.inCachedTransaction(.deferred) {
+              answered = true
+              body(.success(db))
+            }
           } catch {
-            body(.failure(error))
-            return
+            if !answered { body(.failure(error)) }
           }
-          body(.success(db))
-          do { try db.commitCachedTransaction() } catch { try? db.rollback() }
         }
       },
       process: { requests, db in

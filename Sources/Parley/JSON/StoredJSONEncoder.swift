@@ -317,30 +317,26 @@ enum JSONWriter {
       if a == b { return left < right }
       return precedes(a, b)
     }
-    output.append(UInt8(ascii: "{"))
     var first = true
     for (position, index) in order.enumerated() {
       let member = members[index]
       if position + 1 < order.count, members[order[position + 1]].key == member.key { continue }
-      if !first { output.append(UInt8(ascii: ",")) }
+      writeMember(member.key, first: first, into: &output)
       first = false
-      writeKey(member.key, into: &output)
       write(member.value, into: &output)
     }
+    // No member: `{}`.
+    if first { output.append(UInt8(ascii: "{")) }
     output.append(UInt8(ascii: "}"))
   }
 
-  /// An object member's key and its colon: `"key":`.
-  static func writeKey(_ key: String, into output: inout [UInt8]) {
-    writeString(key, into: &output)
-    output.append(UInt8(ascii: ":"))
-  }
-
-  /// Opens a member of an object written by hand: `{` before the first, `,` before the others,
-  /// then `"key":`. (The caller writes the value, and `}` after the last member.)
+  /// Opens an object's member: `{` before the first, `,` before the others, then `"key":`. (The
+  /// caller writes the value, and `}` after the last member.) Used by ``writeObject`` and by the
+  /// types that write their text by hand (``StoredJSONFastPath``).
   static func writeMember(_ key: String, first: Bool = false, into output: inout [UInt8]) {
     output.append(first ? UInt8(ascii: "{") : UInt8(ascii: ","))
-    writeKey(key, into: &output)
+    writeString(key, into: &output)
+    output.append(UInt8(ascii: ":"))
   }
 
   /// Whether `a` comes before `b` in the byte order of their UTF-8. (`withUTF8` makes a bridged
