@@ -261,7 +261,7 @@ extension Database {
   /// build their SQL and prepare it anew each time (five allocations and a parse for each
   /// statement); the group commit and the snapshots' batches begin and end one transaction per
   /// batch on the writer every turn waits for.
-  func beginCachedTransaction(_ kind: TransactionKind) throws {
+  private func beginCachedTransaction(_ kind: TransactionKind) throws {
     let sql =
       switch kind {
       case .deferred: "BEGIN DEFERRED TRANSACTION"
@@ -272,7 +272,7 @@ extension Database {
   }
 
   /// Commits the transaction begun by ``beginCachedTransaction(_:)`` through a cached statement.
-  func commitCachedTransaction() throws {
+  private func commitCachedTransaction() throws {
     try cachedStatement(sql: "COMMIT TRANSACTION").execute()
   }
 
