@@ -38,7 +38,7 @@ package struct KeyedHMAC<H: HashFunction>: @unchecked Sendable {
   ///
   /// Compared over the code's bytes, where swift-crypto's `==` with a `DataProtocol` walks both
   /// generically: that comparison of a 20-byte code was 14% of a webhook's signature check.
-  package func isValid(_ expected: [UInt8], for message: [UInt8]) -> Bool {
+  package func isValid(_ expected: some ContiguousBytes, for message: [UInt8]) -> Bool {
     self.code(for: message).withUnsafeBytes { actual in
       expected.withUnsafeBytes { constantTimeEquals(actual, $0) }
     }

@@ -135,9 +135,8 @@ public enum TwilioSignature {
     signature: String, urlVariants variants: [String], suffix: String = "",
     parameters: [FormParameters.Parameter], keys: [KeyedHMAC<H>]
   ) -> Bool {
-    guard let decoded = Data(base64Encoded: signature.trimmingASCIISpace()), !decoded.isEmpty
+    guard let code = Data(base64Encoded: signature.trimmingASCIISpace()), !code.isEmpty
     else { return false }
-    let code = Array(decoded)
     let signedParameters = signedParameters(parameters)
     // Every secret is checked for a variant, so the time taken does not say which one signed.
     // The variants are tried in order and the first that verifies ends the check: which of them

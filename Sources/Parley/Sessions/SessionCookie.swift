@@ -72,7 +72,13 @@ package struct SignedSessionPointer: Hashable {
   /// A short digest binding the cookie to its conversation, so a cookie replayed on another
   /// conversation is recognised as foreign.
   static func tag(for key: ConversationKey) -> String {
-    Base64URL.encode(SHA256.hash(data: Array(key.rawValue.utf8)).prefix(9))
+    // Hashed and encoded in place: through `Array(utf8)` and the digest's `prefix(9)`, every turn
+    // made three allocations for these twelve characters.
+    var text = key.rawValue
+    let digest = text.withUTF8 { SHA256.hash(data: UnsafeRawBufferPointer($0)) }
+    return digest.withUnsafeBytes {
+      Base64URL.encode(UnsafeRawBufferPointer(rebasing: $0.prefix(9)))
+    }
   }
 
   /// The cookie's value: `v1.<id>.<generation>.<tag>`, a dot and the base64url of its MAC,

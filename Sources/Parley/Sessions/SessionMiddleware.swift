@@ -153,6 +153,6 @@ public struct SessionMiddleware<State: SessionState>: MessagingMiddleware {
   static func newSessionID() -> String {
     var generator = SystemRandomNumberGenerator()
     let bits = (generator.next() as UInt64, generator.next() as UInt64)
-    return withUnsafeBytes(of: bits) { Base64URL.encode(Array($0)) }
+    return withUnsafeBytes(of: bits) { Base64URL.encode($0) }
   }
 }

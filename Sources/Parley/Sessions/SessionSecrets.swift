@@ -90,9 +90,12 @@ enum Base64URL {
 
   /// Unpadded base64url (RFC 4648 §5), written directly: every turn signs a cookie with it.
   static func encode(_ bytes: some Sequence<UInt8>) -> String {
-    Array(bytes).withUnsafeBytes { input in
-      String(unsafeUninitializedCapacity: encodedCount(input.count)) { write(input, into: $0) }
-    }
+    Array(bytes).withUnsafeBytes { encode($0) }
+  }
+
+  /// Unpadded base64url of bytes in memory, with no copy of them.
+  static func encode(_ input: UnsafeRawBufferPointer) -> String {
+    String(unsafeUninitializedCapacity: encodedCount(input.count)) { write(input, into: $0) }
   }
 
   /// Appends the unpadded base64url of `input` to `output`.

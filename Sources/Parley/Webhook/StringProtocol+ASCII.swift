@@ -1,6 +1,32 @@
-extension StringProtocol {
+extension String {
   /// The string without leading and trailing ASCII white space.
-  func trimmingASCIISpace() -> String {
+  package func trimmingASCIISpace() -> String {
+    nothingToTrim(utf8.first, utf8.last) ? self : trimmingASCIISpaceByCharacters()
+  }
+}
+
+extension Substring {
+  /// The string without leading and trailing ASCII white space.
+  package func trimmingASCIISpace() -> String {
+    nothingToTrim(utf8.first, utf8.last) ? String(self) : trimmingASCIISpaceByCharacters()
+  }
+}
+
+/// Whether a string whose first and last bytes are these has no white space to trim at either end.
+/// Every white space character that ``StringProtocol/trimmingASCIISpaceByCharacters()`` trims
+/// begins and ends with one of these bytes, so a string with neither end among them is returned as
+/// it is, without the walk over its characters (grapheme breaking at both ends) that every
+/// signature header, `From` and `To` and dialog answer went through.
+private func nothingToTrim(_ first: UInt8?, _ last: UInt8?) -> Bool {
+  func isSpace(_ byte: UInt8) -> Bool { byte == 0x20 || (0x09...0x0D).contains(byte) }
+  guard let first, let last else { return false }
+  return !isSpace(first) && !isSpace(last)
+}
+
+extension StringProtocol {
+  /// The string without leading and trailing ASCII white space, found character by character
+  /// (a space followed by a combining mark is one character, and not white space).
+  fileprivate func trimmingASCIISpaceByCharacters() -> String {
     let isSpace: (Character) -> Bool = {
       $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" || $0 == "\u{0B}" || $0 == "\u{0C}"
         || $0 == "\r\n"
