@@ -98,7 +98,7 @@ struct Base64URLTests {
       let expected = Data(bytes).base64EncodedString()
         .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
         .replacingOccurrences(of: "=", with: "")
-      let encoded = Base64URL.encode(bytes)
+      let encoded = bytes.withUnsafeBytes { Base64URL.encode($0) }
       #expect(encoded == expected)
       #expect(Base64URL.decode(encoded) == bytes)
     }

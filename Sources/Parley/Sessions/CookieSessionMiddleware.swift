@@ -106,7 +106,7 @@ public struct CookieSessionMiddleware<State: SessionState>: MessagingMiddleware 
     let plaintext = try StoredJSON.encode(envelope)
     let box = try AES.GCM.seal(
       plaintext, using: secrets.encryptionKeys[0], authenticating: Array(key.rawValue.utf8))
-    let value = "v1." + Base64URL.encode(box.combined!)
+    let value = "v1." + box.combined!.withUnsafeBytes { Base64URL.encode($0) }
     guard value.utf8.count <= Self.maximumCookieSize else {
       throw SessionError(
         .stateTooLarge,

@@ -88,12 +88,8 @@ enum Base64URL {
   private static let alphabet = Array(
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
 
-  /// Unpadded base64url (RFC 4648 §5), written directly: every turn signs a cookie with it.
-  static func encode(_ bytes: some Sequence<UInt8>) -> String {
-    Array(bytes).withUnsafeBytes { encode($0) }
-  }
-
-  /// Unpadded base64url of bytes in memory, with no copy of them.
+  /// Unpadded base64url (RFC 4648 §5) of bytes in memory, written directly with no copy of them:
+  /// every turn signs a cookie with it. (Call it inside `withUnsafeBytes`.)
   static func encode(_ input: UnsafeRawBufferPointer) -> String {
     String(unsafeUninitializedCapacity: encodedCount(input.count)) { write(input, into: $0) }
   }

@@ -1,13 +1,13 @@
 extension String {
   /// The string without leading and trailing ASCII white space.
-  package func trimmingASCIISpace() -> String {
+  func trimmingASCIISpace() -> String {
     nothingToTrim(utf8.first, utf8.last) ? self : trimmingASCIISpaceByCharacters()
   }
 }
 
 extension Substring {
   /// The string without leading and trailing ASCII white space.
-  package func trimmingASCIISpace() -> String {
+  func trimmingASCIISpace() -> String {
     nothingToTrim(utf8.first, utf8.last) ? String(self) : trimmingASCIISpaceByCharacters()
   }
 }
@@ -26,7 +26,7 @@ private func nothingToTrim(_ first: UInt8?, _ last: UInt8?) -> Bool {
 extension StringProtocol {
   /// The string without leading and trailing ASCII white space, found character by character
   /// (a space followed by a combining mark is one character, and not white space).
-  fileprivate func trimmingASCIISpaceByCharacters() -> String {
+  func trimmingASCIISpaceByCharacters() -> String {
     let isSpace: (Character) -> Bool = {
       $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" || $0 == "\u{0B}" || $0 == "\u{0C}"
         || $0 == "\r\n"
