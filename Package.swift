@@ -248,7 +248,11 @@ let package = Package(
     ),
     .testTarget(
       name: "ParleyTests",
-      dependencies: ["Parley", "ParleyTwiML", "ParleyTesting", "EchoBot"],
+      dependencies: [
+        "Parley", "ParleyTwiML", "ParleyTesting", "EchoBot",
+        // swift-crypto's own `HMAC`, which `KeyedHMACTests` checks Parley's against.
+        .product(name: "Crypto", package: "swift-crypto"),
+      ],
       resources: [.copy("Fixtures")],
       swiftSettings: strict
     ),

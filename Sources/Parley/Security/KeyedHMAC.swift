@@ -10,28 +10,65 @@ package import Crypto
 /// and adds only the message, instead of keying a new HMAC (two hash blocks and a few
 /// allocations) for each message.
 ///
-/// `@unchecked Sendable` because swift-crypto 3 marks neither `SymmetricKey` nor `HMAC`
-/// `Sendable`. The value is never changed after `init`; its hash states are values whose digest
-/// context is copied before any update (copy on write) and copied again to finalize, so concurrent
-/// uses only ever read the shared one.
+/// It keeps the two hash states of RFC 2104, the inner one having absorbed the key's block XOR
+/// `ipad` and the outer one the same block XOR `opad`, and feeds them the message and the inner
+/// digest through `HashFunction.update(bufferPointer:)`, as swift-crypto's `HMAC` does. `HMAC`
+/// itself only takes its data as a generic `DataProtocol`, which it walks region by region in
+/// code that is not specialized for the caller, looking up generic metadata on each call: in the
+/// in-process profile of the memory store, `HMAC`'s frames were in 4.95% of the app's samples
+/// and the hash's own blocks in 0.93%; with these states, 0.45% and 0.96%. `KeyedHMACTests`
+/// checks the codes against `HMAC`'s for keys shorter than, as long as and longer than a block,
+/// and for messages of every length around a block.
+///
+/// `@unchecked Sendable` because swift-crypto 3 does not mark its hash functions `Sendable`. The
+/// value is never changed after `init`; its hash states are values whose digest context is copied
+/// before any update (copy on write) and copied again to finalize, so concurrent uses only ever
+/// read the shared one.
 package struct KeyedHMAC<H: HashFunction>: @unchecked Sendable {
-  private let keyed: HMAC<H>
+  /// The hash state that has absorbed the key's block XOR `ipad` (0x36 bytes).
+  private let inner: H
+  /// The hash state that has absorbed the key's block XOR `opad` (0x5c bytes).
+  private let outer: H
 
   /// Absorbs `key`.
   package init(key: SymmetricKey) {
-    keyed = HMAC<H>(key: key)
+    self.init(key: key.withUnsafeBytes { Array($0) })
   }
 
-  /// Absorbs the key given as bytes.
+  /// Absorbs the key given as bytes: hashed first if it is longer than the hash's block, then
+  /// padded with zeros to the block (RFC 2104, section 2).
   package init(key: some ContiguousBytes) {
-    self.init(key: SymmetricKey(data: key))
+    var block = [UInt8](repeating: 0, count: H.blockByteCount)
+    key.withUnsafeBytes { bytes in
+      if bytes.count > block.count {
+        var hasher = H()
+        hasher.update(bufferPointer: bytes)
+        hasher.finalize().withUnsafeBytes { block.replaceSubrange(0..<$0.count, with: $0) }
+      } else {
+        block.replaceSubrange(0..<bytes.count, with: bytes)
+      }
+    }
+    func absorbing(_ pad: UInt8) -> H {
+      var hasher = H()
+      block.map { $0 ^ pad }.withUnsafeBytes { hasher.update(bufferPointer: $0) }
+      return hasher
+    }
+    inner = absorbing(0x36)
+    outer = absorbing(0x5c)
+  }
+
+  /// The authentication code of `message`: the digest of the outer hash.
+  package func code(for message: UnsafeRawBufferPointer) -> H.Digest {
+    var inner = self.inner
+    inner.update(bufferPointer: message)
+    var outer = self.outer
+    inner.finalize().withUnsafeBytes { outer.update(bufferPointer: $0) }
+    return outer.finalize()
   }
 
   /// The authentication code of `message`.
-  package func code(for message: [UInt8]) -> HashedAuthenticationCode<H> {
-    var authenticator = keyed
-    authenticator.update(data: message)
-    return authenticator.finalize()
+  package func code(for message: [UInt8]) -> H.Digest {
+    message.withUnsafeBytes { code(for: $0) }
   }
 
   /// Whether `expected` authenticates `message`, compared in constant time.
@@ -39,7 +76,7 @@ package struct KeyedHMAC<H: HashFunction>: @unchecked Sendable {
   /// Compared over the code's bytes, where swift-crypto's `==` with a `DataProtocol` walks both
   /// generically: that comparison of a 20-byte code was 14% of a webhook's signature check.
   package func isValid(_ expected: some ContiguousBytes, for message: [UInt8]) -> Bool {
-    self.code(for: message).withUnsafeBytes { actual in
+    code(for: message).withUnsafeBytes { actual in
       expected.withUnsafeBytes { constantTimeEquals(actual, $0) }
     }
   }
