@@ -27,11 +27,30 @@ struct InboundMessageTests {
     #expect(message.smsStatus == "received")
     #expect(message.apiVersion == "2010-04-01")
     #expect(message.fromLocation == .init(city: "BOSTON", state: "MA", zip: "02108", country: "US"))
-    #expect(message.toLocation.zip == "94105")
+    #expect(
+      message.toLocation == .init(city: "SAN FRANCISCO", state: "CA", zip: "94105", country: "US"))
     #expect(message.optOutType == .stop)
     #expect(message.media.count == 2)
     #expect(message.media[0].contentType == "image/jpeg")
     #expect(message.media[1].url == "https://api.twilio.com/ME2")
+  }
+
+  /// `MessageSid` first, then `SmsMessageSid`, then `SmsSid`; of a name given twice, the first
+  /// value.
+  @Test func messageSidFallsBackInOrderAndTheFirstValueWins() throws {
+    let both = try InboundMessage(
+      parameters: FormParameters(decoding: "SmsSid=SM3&SmsMessageSid=SM2&From=1&To=2"))
+    #expect(both.messageSid == "SM2")
+    let all = try InboundMessage(
+      parameters: FormParameters(
+        decoding: "SmsSid=SM3&MessageSid=SM1&SmsMessageSid=SM2&From=1&To=2"))
+    #expect(all.messageSid == "SM1")
+    let twice = try InboundMessage(
+      parameters: FormParameters(decoding: "From=1&From=9&To=2&To=8&Body=a&Body=b&ToZip=1&ToZip=2"))
+    #expect(twice.from == "1")
+    #expect(twice.to == "2")
+    #expect(twice.body == "a")
+    #expect(twice.toLocation.zip == "1")
   }
 
   @Test func keepsUnknownParametersInOrder() throws {

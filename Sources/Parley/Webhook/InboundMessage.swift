@@ -118,29 +118,33 @@ public struct InboundMessage: Sendable, Hashable {
     }
     for pair in parameters {
       let value = pair.value
-      switch pair.name {
-      case "From": first(&from, value)
-      case "To": first(&to, value)
-      case "MessageSid": first(&messageSid, value)
-      case "SmsMessageSid": first(&smsMessageSid, value)
-      case "SmsSid": first(&smsSid, value)
-      case "AccountSid": first(&accountSid, value)
-      case "MessagingServiceSid": first(&messagingServiceSid, value)
-      case "Body": first(&body, value)
-      case "NumSegments": first(&numSegments, value)
-      case "NumMedia": first(&numMedia, value)
-      case "SmsStatus": first(&smsStatus, value)
-      case "ApiVersion": first(&apiVersion, value)
-      case "FromCity": first(&fromLocation.city, value)
-      case "FromState": first(&fromLocation.state, value)
-      case "FromZip": first(&fromLocation.zip, value)
-      case "FromCountry": first(&fromLocation.country, value)
-      case "ToCity": first(&toLocation.city, value)
-      case "ToState": first(&toLocation.state, value)
-      case "ToZip": first(&toLocation.zip, value)
-      case "ToCountry": first(&toLocation.country, value)
-      case "OptOutType": first(&optOutType, value)
-      default: if pair.name.hasPrefix("MediaUrl") { hasMedia = true }
+      let name = pair.name
+      // By the name's length first, so that each name is compared as a string with the one or
+      // few names of its length, not with each case in turn: a failed `==` is a call, and every
+      // webhook's twenty-odd names each met about ten of them.
+      switch name.utf8.count {
+      case 2 where name == "To": first(&to, value)
+      case 4 where name == "From": first(&from, value)
+      case 4 where name == "Body": first(&body, value)
+      case 5 where name == "ToZip": first(&toLocation.zip, value)
+      case 6 where name == "SmsSid": first(&smsSid, value)
+      case 6 where name == "ToCity": first(&toLocation.city, value)
+      case 7 where name == "FromZip": first(&fromLocation.zip, value)
+      case 7 where name == "ToState": first(&toLocation.state, value)
+      case 8 where name == "NumMedia": first(&numMedia, value)
+      case 8 where name == "FromCity": first(&fromLocation.city, value)
+      case 9 where name == "SmsStatus": first(&smsStatus, value)
+      case 9 where name == "FromState": first(&fromLocation.state, value)
+      case 9 where name == "ToCountry": first(&toLocation.country, value)
+      case 10 where name == "MessageSid": first(&messageSid, value)
+      case 10 where name == "AccountSid": first(&accountSid, value)
+      case 10 where name == "ApiVersion": first(&apiVersion, value)
+      case 10 where name == "OptOutType": first(&optOutType, value)
+      case 11 where name == "NumSegments": first(&numSegments, value)
+      case 11 where name == "FromCountry": first(&fromLocation.country, value)
+      case 13 where name == "SmsMessageSid": first(&smsMessageSid, value)
+      case 19 where name == "MessagingServiceSid": first(&messagingServiceSid, value)
+      default: if name.hasPrefix("MediaUrl") { hasMedia = true }
       }
     }
     func required(_ value: String?, _ name: String) throws(WebhookError) -> String {
