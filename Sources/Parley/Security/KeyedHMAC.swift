@@ -30,13 +30,8 @@ package struct KeyedHMAC<H: HashFunction>: @unchecked Sendable {
   /// The hash state that has absorbed the key's block XOR `opad` (0x5c bytes).
   private let outer: H
 
-  /// Absorbs `key`.
-  package init(key: SymmetricKey) {
-    self.init(key: key.withUnsafeBytes { Array($0) })
-  }
-
-  /// Absorbs the key given as bytes: hashed first if it is longer than the hash's block, then
-  /// padded with zeros to the block (RFC 2104, section 2).
+  /// Absorbs `key` (bytes, or a `SymmetricKey`): hashed first if it is longer than the hash's
+  /// block, then padded with zeros to the block (RFC 2104, section 2).
   package init(key: some ContiguousBytes) {
     var block = [UInt8](repeating: 0, count: H.blockByteCount)
     key.withUnsafeBytes { bytes in
@@ -58,17 +53,12 @@ package struct KeyedHMAC<H: HashFunction>: @unchecked Sendable {
   }
 
   /// The authentication code of `message`: the digest of the outer hash.
-  package func code(for message: UnsafeRawBufferPointer) -> H.Digest {
+  package func code(for message: [UInt8]) -> H.Digest {
     var inner = self.inner
-    inner.update(bufferPointer: message)
+    message.withUnsafeBytes { inner.update(bufferPointer: $0) }
     var outer = self.outer
     inner.finalize().withUnsafeBytes { outer.update(bufferPointer: $0) }
     return outer.finalize()
-  }
-
-  /// The authentication code of `message`.
-  package func code(for message: [UInt8]) -> H.Digest {
-    message.withUnsafeBytes { code(for: $0) }
   }
 
   /// Whether `expected` authenticates `message`, compared in constant time.
