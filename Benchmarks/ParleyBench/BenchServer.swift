@@ -56,21 +56,16 @@ enum BenchServer {
     let server = ParleyServer(
       application: served, configuration: .init(host: "127.0.0.1", port: port), logger: logger)
     // The store's own services (PostgreSQL's client), the server once the store is prepared, and
-    // the sweeper: as `SampleStore.run` serves a sample.
-    var services: [any Service] =
-      backing.map {
-        $0.services + [$0.serving(server), ConversationSweeper(store: $0.store, logger: logger)]
-      } ?? [server]
-    let sqlite = backing?.store as? SQLiteConversationStore
-    // As an app runs it; `run --compare-without-checkpointer` leaves it out, to measure it.
-    if let sqlite, ProcessInfo.processInfo.environment["PARLEY_BENCH_CHECKPOINTER"] != "0" {
-      services.append(SQLiteCheckpointer(database: sqlite.database, logger: logger))
+    // the store's upkeep: as `SampleStore.run` serves a sample. (A group shuts its services down
+    // last first: the server before the client it needs.)
+    let services = backing.map {
+      $0.services + [$0.serving(server)] + upkeep(of: $0, logger: logger)
     }
     try await ServiceGroup(
-      services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger
+      services: services ?? [server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger
     ).run()
     // For the runner's turns/commit column: how many turns shared each transaction (and fsync).
-    if let sqlite {
+    if let sqlite = backing?.store as? SQLiteConversationStore {
       let statistics = sqlite.commitStatistics
       print(
         CommitLine.line(
@@ -78,6 +73,21 @@ enum BenchServer {
           largest: statistics.largestGroup))
       fflush(nil)
     }
+  }
+
+  /// The services that keep a store as an app runs them: the sweeper, and for SQLite the
+  /// checkpointer, which `run --compare-without-checkpointer` leaves out to measure it
+  /// (`PARLEY_BENCH_CHECKPOINTER=0`). `serve` runs them beside the server, `pipeline` beside its
+  /// turns (without the checkpointer, the commit that crosses the log's threshold copies it back
+  /// while every turn queued behind it waits).
+  static func upkeep(of backing: SampleStore, logger: Logger) -> [any Service] {
+    var services: [any Service] = [ConversationSweeper(store: backing.store, logger: logger)]
+    if let sqlite = backing.store as? SQLiteConversationStore,
+      ProcessInfo.processInfo.environment["PARLEY_BENCH_CHECKPOINTER"] != "0"
+    {
+      services.append(SQLiteCheckpointer(database: sqlite.database, logger: logger))
+    }
+    return services
   }
 
   /// The app each Parley row serves, and its store with the services that store needs (none for

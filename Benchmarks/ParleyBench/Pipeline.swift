@@ -4,6 +4,7 @@ import HTTPTypes
 import Logging
 import Parley
 import ParleySQLite
+import SampleSupport
 
 extension ParleyBench {
   /// Parley's app without a socket: `ParleyApplication.respond(to:)` called in-process with the
@@ -48,70 +49,108 @@ extension ParleyBench {
         "ParleyBench pipeline: \(ProcessInfo.processInfo.activeProcessorCount) cores, "
           + "\(turns) turns per run, \(concurrency) in flight, \(repeats) runs per store")
       print(
-        "| store | turns/s | CPU µs per turn | wall µs per turn at 1 in flight | turns per commit "
-          + "| runs (turns/s) |")
-      print("|---|--:|--:|--:|--:|---|")
+        "| store | turns/s | CPU µs per turn | p50 ms | p99 ms | p99 / mean "
+          + "| wall µs per turn at 1 in flight | turns per commit | runs (turns/s) |")
+      print("|---|--:|--:|--:|--:|--:|--:|--:|---|")
       for kind in kinds {
         let database = "\(workDirectory)/pipeline-\(kind.rawValue).sqlite"
         for suffix in ["", "-wal", "-shm"] {
           try? FileManager.default.removeItem(atPath: database + suffix)
         }
+        // As a served row's app logs (`serve`'s default level): nothing per turn, but its
+        // handler is handed each turn's metadata.
+        let logger = BenchServer.logger(level: .info)
         let (app, backing) = try await BenchServer.application(
-          store: kind, database: database, publicBaseURL: base,
-          // As a served row's app logs (`serve`'s default level): nothing per turn, but its
-          // handler is handed each turn's metadata.
-          logger: BenchServer.logger(level: .info))
-        _ = try await drive(app, webhooks[0..<turns], concurrency: concurrency)
-        var rates: [Double] = []
-        var cpu: [Double] = []
-        for run in 1...repeats {
-          let batch = webhooks[(run * turns)..<((run + 1) * turns)]
-          // Most of each run in flight, its last 500 turns one at a time for the latency alone.
-          let loaded = batch.dropLast(500)
-          let figures = try await drive(app, loaded, concurrency: concurrency)
-          rates.append(Double(loaded.count) / figures.wall)
-          cpu.append(figures.cpu / Double(loaded.count) * 1e6)
-          let single = try await drive(app, batch.suffix(500), concurrency: 1)
-          if run == repeats {
-            // Over every turn of this store, the lone ones included (those commit alone).
-            let group = (backing?.store as? SQLiteConversationStore).map {
-              String(format: "%.1f", $0.commitStatistics.meanGroupSize)
-            }
-            print(
-              "| \(kind.rawValue) | \(Int(median(rates))) | \(Int(median(cpu))) "
-                + "| \(Int(single.wall / 500 * 1e6)) | \(group ?? "") "
-                + "| \(rates.map { String(Int($0)) }.joined(separator: " ")) |")
-          }
+          store: kind, database: database, publicBaseURL: base, logger: logger)
+        // The store's services run beside the turns, as beside a served row's server.
+        let services = backing.map { $0.services + BenchServer.upkeep(of: $0, logger: logger) }
+        try await withThrowingTaskGroup { group in
+          for service in services ?? [] { group.addTask { try await service.run() } }
+          try await measure(kind, app, backing, webhooks)
+          // Each service returns once cancelled; one that failed on its own throws here.
+          group.cancelAll()
+          try await group.waitForAll()
         }
       }
     }
 
-    /// Answers `requests` with `concurrency` of them in flight; returns the wall and CPU seconds.
+    /// Drives `app` through a warm-up and ``repeats`` runs of ``turns`` turns, then prints the
+    /// store's row.
+    func measure(
+      _ kind: BenchStore, _ app: ParleyApplication, _ backing: SampleStore?,
+      _ webhooks: [WebhookRequest]
+    ) async throws {
+      _ = try await drive(app, webhooks[0..<turns], concurrency: concurrency)
+      var rates: [Double] = []
+      var cpu: [Double] = []
+      // Each loaded turn's wall time, from its call to its answer, over every run.
+      var latencies: [Double] = []
+      var single = 0.0
+      for run in 1...repeats {
+        let batch = webhooks[(run * turns)..<((run + 1) * turns)]
+        // Most of each run in flight, its last 500 turns one at a time for the latency alone.
+        let loaded = batch.dropLast(500)
+        let figures = try await drive(app, loaded, concurrency: concurrency)
+        rates.append(Double(loaded.count) / figures.wall)
+        cpu.append(figures.cpu / Double(loaded.count) * 1e6)
+        latencies += figures.latencies
+        single = try await drive(app, batch.suffix(500), concurrency: 1).wall
+      }
+      // Over every turn of this store, the lone ones included (those commit alone).
+      let group = (backing?.store as? SQLiteConversationStore).map {
+        String(format: "%.1f", $0.commitStatistics.meanGroupSize)
+      }
+      latencies.sort()
+      let mean = latencies.reduce(0, +) / Double(latencies.count)
+      let p50 = latencies[latencies.count / 2]
+      let p99 = latencies[latencies.count * 99 / 100]
+      let milliseconds = { (seconds: Double) in String(format: "%.2f", seconds * 1e3) }
+      print(
+        "| \(kind.rawValue) | \(Int(median(rates))) | \(Int(median(cpu))) "
+          + "| \(milliseconds(p50)) | \(milliseconds(p99)) | \(String(format: "%.2f", p99 / mean)) "
+          + "| \(Int(single / 500 * 1e6)) | \(group ?? "") "
+          + "| \(rates.map { String(Int($0)) }.joined(separator: " ")) |")
+    }
+
+    /// Answers `requests` with `concurrency` of them in flight; returns the wall and CPU seconds,
+    /// and each turn's wall seconds from its call to its answer. As with wrk's connections, a lane
+    /// sends its next turn as soon as its last is answered. On a SQLite store, where every turn
+    /// waits for the writer, the lanes' turns are all in flight, so their mean is `concurrency`
+    /// divided by the rate and their spread is the pipeline's own (no socket, no load generator).
+    /// With no store or the memory store a turn never waits: a lane runs its turns back to back on
+    /// a thread of the pool while the others wait to start, and the figures are a turn's own time.
     /// Fails on the first answer that is not 200 (a benchmark of refusals measures nothing).
     func drive(
       _ app: ParleyApplication, _ requests: ArraySlice<WebhookRequest>, concurrency: Int
-    ) async throws -> (wall: Double, cpu: Double) {
+    ) async throws -> (wall: Double, cpu: Double, latencies: [Double]) {
       let cpuBefore = ProcessTree.cpuSeconds(of: getpid())
       let clock = ContinuousClock()
       let started = clock.now
-      try await withThrowingTaskGroup { group in
+      let latencies = try await withThrowingTaskGroup(of: [Double].self) { group in
         for lane in 0..<concurrency {
           group.addTask {
             // Lane k answers requests k, k + concurrency, k + 2 × concurrency, …
+            var latencies: [Double] = []
+            latencies.reserveCapacity(requests.count / concurrency + 1)
             for index in stride(
               from: requests.startIndex + lane, to: requests.endIndex, by: concurrency)
             {
+              let sent = clock.now
               let response = await app.respond(to: requests[index])
+              latencies.append((clock.now - sent).timeInterval)
               guard response.head.status == .ok else {
                 throw BenchError("turn \(index) answered \(response.head.status.code)")
               }
             }
+            return latencies
           }
         }
-        try await group.waitForAll()
+        var all: [Double] = []
+        for try await lane in group { all += lane }
+        return all
       }
       let wall = (clock.now - started).timeInterval
-      return (wall, ProcessTree.cpuSeconds(of: getpid()) - cpuBefore)
+      return (wall, ProcessTree.cpuSeconds(of: getpid()) - cpuBefore, latencies)
     }
   }
 }
