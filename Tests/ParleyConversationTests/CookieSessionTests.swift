@@ -111,4 +111,13 @@ struct Base64URLTests {
     #expect(Base64URL.decode("aQ") == [0x69])
     #expect(Base64URL.decode("ab") == nil)  // bits left over that are not zero
   }
+
+  /// The session id's and tag's check accepts exactly RFC 4648's URL-safe alphabet, every byte
+  /// tried: not `=`, `+` or `/`, and nothing outside ASCII.
+  @Test func theAlphabetIsRFC4648sURLSafeOne() {
+    let alphabet = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
+    for byte in UInt8.min...UInt8.max {
+      #expect(Base64URL.isAlphabet(byte) == alphabet.contains(byte), "byte \(byte)")
+    }
+  }
 }

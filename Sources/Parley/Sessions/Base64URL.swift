@@ -87,12 +87,6 @@ enum Base64URL {
     }
   }
 
-  static func isAlphabet(_ byte: UInt8) -> Bool {
-    switch byte {
-    case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
-      UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"):
-      true
-    default: false
-    }
-  }
+  /// Whether `byte` is one of the alphabet's 64 characters (no padding: `=` is not).
+  static func isAlphabet(_ byte: UInt8) -> Bool { value(of: byte) != nil }
 }
