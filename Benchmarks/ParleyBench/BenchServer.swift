@@ -91,9 +91,11 @@ enum BenchServer {
   }
 
   /// The app each Parley row serves, and its store with the services that store needs (none for
-  /// ``BenchStore/none``).
+  /// ``BenchStore/none``). The app is given the store as `wrappingStore` returns it (`pipeline
+  /// --stages` wraps it to stamp each turn's calls).
   static func application(
-    store kind: BenchStore, database: String, publicBaseURL: String, logger: Logger
+    store kind: BenchStore, database: String, publicBaseURL: String, logger: Logger,
+    wrappingStore: (any ConversationStore) -> any ConversationStore = { $0 }
   ) async throws -> (ParleyApplication, SampleStore?) {
     let signature = try TwilioSignatureConfiguration(
       authTokens: [Workload.authToken], publicBaseURL: publicBaseURL)
@@ -131,7 +133,7 @@ enum BenchServer {
     }
     let survey = DialogRunner(SurveyDialog())
     let app = ParleyApplication.conversational(
-      store: store, signature: .validate(signature), secrets: .random(),
+      store: wrappingStore(store), signature: .validate(signature), secrets: .random(),
       state: DialogSession<SurveyAnswers>.self,
       optOut: .enabled(OptOutConfiguration(helpText: "Parley survey. Reply STOP to opt out.")),
       logger: logger, handler: survey.respond)

@@ -21,6 +21,12 @@ extension ParleyBench {
     @Option(help: "Turns in flight at once.") var concurrency = 64
     @Option(help: "Different senders (From numbers).") var senders = 5_000
     @Option(help: "Scratch folder for the SQLite files.") var workDirectory = "/tmp/parley-bench"
+    @Flag(
+      help: """
+        Also split each loaded turn's wall time at its calls into the store, and print where the \
+        turns' time went, the slowest hundredth's apart (the store is wrapped to stamp them).
+        """)
+    var stages = false
 
     func run() async throws {
       let kinds = try stores.split(separator: ",").map { name in
@@ -49,9 +55,10 @@ extension ParleyBench {
         "ParleyBench pipeline: \(ProcessInfo.processInfo.activeProcessorCount) cores, "
           + "\(turns) turns per run, \(concurrency) in flight, \(repeats) runs per store")
       print(
-        "| store | turns/s | CPU µs per turn | p50 ms | p99 ms | p99 / mean "
+        "| store | turns/s | CPU µs per turn | of it, dispatch queues | p50 ms | p99 ms | p99 / mean "
           + "| wall µs per turn at 1 in flight | turns per commit | runs (turns/s) |")
-      print("|---|--:|--:|--:|--:|--:|--:|--:|---|")
+      print("|---|--:|--:|--:|--:|--:|--:|--:|--:|---|")
+      var split: [(BenchStore, [TurnStages])] = []
       for kind in kinds {
         let database = "\(workDirectory)/pipeline-\(kind.rawValue).sqlite"
         for suffix in ["", "-wal", "-shm"] {
@@ -61,15 +68,50 @@ extension ParleyBench {
         // handler is handed each turn's metadata.
         let logger = BenchServer.logger(level: .info)
         let (app, backing) = try await BenchServer.application(
-          store: kind, database: database, publicBaseURL: base, logger: logger)
+          store: kind, database: database, publicBaseURL: base, logger: logger,
+          wrappingStore: stages ? { StampingStore(base: $0) } : { $0 })
         // The store's services run beside the turns, as beside a served row's server.
         let services = backing.map { $0.services + BenchServer.upkeep(of: $0, logger: logger) }
         try await withThrowingTaskGroup { group in
           for service in services ?? [] { group.addTask { try await service.run() } }
-          try await measure(kind, app, backing, webhooks)
+          split.append((kind, try await measure(kind, app, backing, webhooks)))
           // Each service returns once cancelled; one that failed on its own throws here.
           group.cancelAll()
           try await group.waitForAll()
+        }
+      }
+      if stages { Self.printStages(split) }
+    }
+
+    /// Where the loaded turns' wall time went (`--stages`), in ms: each part's mean and 99th
+    /// percentile over every turn, and its mean over the slowest hundredth of the turns.
+    static func printStages(_ split: [(BenchStore, [TurnStages])]) {
+      print("")
+      print("Each loaded turn's wall time split at its calls into the store (ms):")
+      print("| store | turns | over | " + TurnStages.names.joined(separator: " | ") + " | total |")
+      print("|---|--:|---|" + String(repeating: "--:|", count: TurnStages.names.count + 1))
+      let format = { (seconds: Double) in String(format: "%.2f", seconds * 1e3) }
+      for (kind, turns) in split where !turns.isEmpty {
+        let sorted = turns.sorted { $0.total < $1.total }
+        let slowest = sorted.suffix(max(1, sorted.count / 100))
+        let columns = TurnStages.names.count
+        func means(_ turns: some Collection<TurnStages>) -> [Double] {
+          (0..<columns).map { part in turns.reduce(0) { $0 + $1.parts[part] } / Double(turns.count)
+          }
+            + [turns.reduce(0) { $0 + $1.total } / Double(turns.count)]
+        }
+        let p99 =
+          (0..<columns).map { part in
+            let values = turns.map { $0.parts[part] }.sorted()
+            return values[values.count * 99 / 100]
+          } + [sorted[sorted.count * 99 / 100].total]
+        for (over, figures) in [
+          ("mean, every turn", means(turns)), ("99th percentile", p99),
+          ("mean, slowest 1%", means(slowest)),
+        ] {
+          print(
+            "| \(kind.rawValue) | \(turns.count) | \(over) | "
+              + figures.map(format).joined(separator: " | ") + " |")
         }
       }
     }
@@ -79,12 +121,14 @@ extension ParleyBench {
     func measure(
       _ kind: BenchStore, _ app: ParleyApplication, _ backing: SampleStore?,
       _ webhooks: [WebhookRequest]
-    ) async throws {
+    ) async throws -> [TurnStages] {
       _ = try await drive(app, webhooks[0..<turns], concurrency: concurrency)
       var rates: [Double] = []
       var cpu: [Double] = []
+      var queues: [Double] = []
       // Each loaded turn's wall time, from its call to its answer, over every run.
       var latencies: [Double] = []
+      var split: [TurnStages] = []
       var single = 0.0
       for run in 1...repeats {
         let batch = webhooks[(run * turns)..<((run + 1) * turns)]
@@ -93,7 +137,9 @@ extension ParleyBench {
         let figures = try await drive(app, loaded, concurrency: concurrency)
         rates.append(Double(loaded.count) / figures.wall)
         cpu.append(figures.cpu / Double(loaded.count) * 1e6)
+        queues.append(figures.queuesCPU / Double(loaded.count) * 1e6)
         latencies += figures.latencies
+        split += figures.stages
         single = try await drive(app, batch.suffix(500), concurrency: 1).wall
       }
       // Over every turn of this store, the lone ones included (those commit alone).
@@ -107,9 +153,11 @@ extension ParleyBench {
       let milliseconds = { (seconds: Double) in String(format: "%.2f", seconds * 1e3) }
       print(
         "| \(kind.rawValue) | \(Int(median(rates))) | \(Int(median(cpu))) "
+          + "| \(Int(median(queues))) "
           + "| \(milliseconds(p50)) | \(milliseconds(p99)) | \(String(format: "%.2f", p99 / mean)) "
           + "| \(Int(single / 500 * 1e6)) | \(group ?? "") "
           + "| \(rates.map { String(Int($0)) }.joined(separator: " ")) |")
+      return split
     }
 
     /// Answers `requests` with `concurrency` of them in flight; returns the wall and CPU seconds,
@@ -122,35 +170,59 @@ extension ParleyBench {
     /// Fails on the first answer that is not 200 (a benchmark of refusals measures nothing).
     func drive(
       _ app: ParleyApplication, _ requests: ArraySlice<WebhookRequest>, concurrency: Int
-    ) async throws -> (wall: Double, cpu: Double, latencies: [Double]) {
+    ) async throws -> (
+      wall: Double, cpu: Double, queuesCPU: Double, latencies: [Double], stages: [TurnStages]
+    ) {
       let cpuBefore = ProcessTree.cpuSeconds(of: getpid())
+      let queuesBefore = ProcessTree.threadCPUSeconds(of: getpid())[.queues] ?? 0
       let clock = ContinuousClock()
       let started = clock.now
-      let latencies = try await withThrowingTaskGroup(of: [Double].self) { group in
+      let stamped = stages
+      let (latencies, split) = try await withThrowingTaskGroup(
+        of: ([Double], [TurnStages]).self
+      ) { group in
         for lane in 0..<concurrency {
           group.addTask {
             // Lane k answers requests k, k + concurrency, k + 2 × concurrency, …
             var latencies: [Double] = []
+            var split: [TurnStages] = []
             latencies.reserveCapacity(requests.count / concurrency + 1)
             for index in stride(
               from: requests.startIndex + lane, to: requests.endIndex, by: concurrency)
             {
               let sent = clock.now
-              let response = await app.respond(to: requests[index])
+              let response: WebhookResponse
+              if stamped {
+                let stamps = TurnStamps()
+                response = await TurnStamps.$current.withValue(stamps) {
+                  await app.respond(to: requests[index])
+                }
+                if let stages = TurnStages(sent: sent, answered: clock.now, stamps) {
+                  split.append(stages)
+                }
+              } else {
+                response = await app.respond(to: requests[index])
+              }
               latencies.append((clock.now - sent).timeInterval)
               guard response.head.status == .ok else {
                 throw BenchError("turn \(index) answered \(response.head.status.code)")
               }
             }
-            return latencies
+            return (latencies, split)
           }
         }
-        var all: [Double] = []
-        for try await lane in group { all += lane }
+        var all: ([Double], [TurnStages]) = ([], [])
+        for try await lane in group {
+          all.0 += lane.0
+          all.1 += lane.1
+        }
         return all
       }
       let wall = (clock.now - started).timeInterval
-      return (wall, ProcessTree.cpuSeconds(of: getpid()) - cpuBefore, latencies)
+      return (
+        wall, ProcessTree.cpuSeconds(of: getpid()) - cpuBefore,
+        (ProcessTree.threadCPUSeconds(of: getpid())[.queues] ?? 0) - queuesBefore, latencies, split
+      )
     }
   }
 }
