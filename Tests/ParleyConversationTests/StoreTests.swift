@@ -392,6 +392,40 @@ struct SQLiteStoreTests {
 
   /// The empty MessageSid names a session's row in its conversation's key space: a dedupe record
   /// with it is refused before it reaches the writer, and a snapshot asking for it finds no reply.
+  /// The hot path's statements bind text and blobs in place, without SQLite's copy: every value
+  /// reads back byte for byte, the empty ones included (a null pointer would bind NULL, which the
+  /// schema refuses), as do text beyond ASCII, NULs inside a value and a session larger than a
+  /// page.
+  @Test func valuesBoundInPlaceReadBackExactly() async throws {
+    let store = try SQLiteConversationStore(path: TemporaryDirectory.file("bound.sqlite"))
+    let now = WallInstant(millisecondsSince1970: 1_800_000_000_000)
+    let cases: [(contentType: String, body: String, data: [UInt8])] = [
+      ("", "", []),
+      ("text/xml; charset=utf-8", "Café 😀\u{0}après\u{0}", [0, 1, 0, 0xFF]),
+      ("x", String(repeating: "é", count: 3000), (0..<10_000).map { UInt8($0 % 251) }),
+    ]
+    for (index, value) in cases.enumerated() {
+      let key = ConversationKey(rawValue: "+1617555012\(index)|+14155550199")
+      let reply = StoredReply(
+        contentType: value.contentType, body: value.body, headerFields: [["X-Body", value.body]])
+      let session = SessionRecord(
+        key: key, id: "session-\(index)-é", generation: 1, data: value.data, createdAt: now,
+        updatedAt: now, expiresAt: now.advanced(by: .seconds(3600)))
+      try await store.commit(
+        TurnWrites(
+          key: key, now: now,
+          dedupe: DedupeRecord(
+            messageSid: "SM\(index)\u{0}x", key: key, reply: reply, createdAt: now,
+            expiresAt: now.advanced(by: .seconds(3600))),
+          session: .save(session, expected: nil)))
+      let snapshot = try await store.snapshot(for: key, messageSid: "SM\(index)\u{0}x", now: now)
+      #expect(snapshot.replay == reply)
+      #expect(snapshot.session == session)
+      // The NUL is part of the MessageSid: the part before it is another message.
+      #expect(try await store.snapshot(for: key, messageSid: "SM\(index)", now: now).replay == nil)
+    }
+  }
+
   @Test func anEmptyMessageSidIsNeitherRecordedNorLookedUp() async throws {
     let store = try SQLiteConversationStore(path: TemporaryDirectory.file("empty-sid.sqlite"))
     let now = WallInstant(millisecondsSince1970: 1_800_000_000_000)
