@@ -68,9 +68,9 @@ extension Database {
   func firstRow<T>(
     _ sql: String, _ arguments: [SQLiteArgument], _ decode: (SQLiteRow) throws -> T
   ) throws -> T? {
-    try withBound(sql, arguments) { handle in
-      try step(handle, sql) ? decode(SQLiteRow(handle: handle, sql: sql)) : nil
-    }
+    let handle = try bound(sql, arguments)
+    defer { finish(handle) }
+    return try step(handle, sql) ? decode(SQLiteRow(handle: handle, sql: sql)) : nil
   }
 
   /// Runs the cached query `sql` with `arguments` bound to its `?`s in order; returns its rows as
@@ -78,13 +78,13 @@ extension Database {
   func allRows<T>(
     _ sql: String, _ arguments: [SQLiteArgument], _ decode: (SQLiteRow) throws -> T?
   ) throws -> [T] {
-    try withBound(sql, arguments) { handle in
-      var rows: [T] = []
-      while try step(handle, sql) {
-        if let row = try decode(SQLiteRow(handle: handle, sql: sql)) { rows.append(row) }
-      }
-      return rows
+    let handle = try bound(sql, arguments)
+    defer { finish(handle) }
+    var rows: [T] = []
+    while try step(handle, sql) {
+      if let row = try decode(SQLiteRow(handle: handle, sql: sql)) { rows.append(row) }
     }
+    return rows
   }
 
   /// Runs the cached statement `sql` (an INSERT, UPDATE or DELETE) with `arguments` bound to its
@@ -93,76 +93,41 @@ extension Database {
   ///
   /// Not for statements that begin, commit or name savepoints: GRDB keeps track of those.
   func run(_ sql: String, _ arguments: [SQLiteArgument]) throws -> Int {
-    try withBound(sql, arguments) { handle in
-      while try step(handle, sql) {}
-      return changesCount
-    }
+    let handle = try bound(sql, arguments)
+    defer { finish(handle) }
+    while try step(handle, sql) {}
+    return changesCount
   }
 
-  /// Runs `body` with the cached statement `sql`, `arguments` bound to it, and leaves the
-  /// statement reset with no values bound.
-  private func withBound<T>(
-    _ sql: String, _ arguments: [SQLiteArgument], _ body: (SQLiteStatement) throws -> T
-  ) throws -> T {
+  private func bound(_ sql: String, _ arguments: [SQLiteArgument]) throws -> SQLiteStatement {
     let handle = try cachedStatement(sql: sql).sqliteStatement
     sqlite3_reset(handle)
     guard sqlite3_bind_parameter_count(handle) == CInt(arguments.count) else {
       throw DatabaseError(
         resultCode: .SQLITE_RANGE, message: "\(arguments.count) arguments given", sql: sql)
     }
-    return try bind(arguments[...], to: handle, sql) {
-      defer { finish(handle) }
-      return try body(handle)
-    }
-  }
-
-  /// Binds `arguments` to the `?`s from the first one's index on, then runs `body`.
-  ///
-  /// Text and blobs are bound in place (`SQLITE_STATIC`), each inside the scope where its bytes
-  /// stay put, and `body` runs inside all of them: SQLite reads a value bound that way when the
-  /// statement steps, so the statement must be stepped and reset before the scopes end. (Bound
-  /// with `SQLITE_TRANSIENT`, SQLite copied every key, body and session into memory of its own and
-  /// freed it again: an allocation, a copy and a free for each, on the writer every turn waits
-  /// for.) A failure to bind leaves the statement reset with no values bound.
-  private func bind<T>(
-    _ arguments: ArraySlice<SQLiteArgument>, to handle: SQLiteStatement, _ sql: String,
-    _ body: () throws -> T
-  ) throws -> T {
-    guard let argument = arguments.first else { return try body() }
-    let index = CInt(arguments.startIndex + 1)
-    let rest = arguments.dropFirst()
-    func check(_ code: CInt) throws {
+    for (offset, argument) in arguments.enumerated() {
+      let index = CInt(offset + 1)
+      let code =
+        switch argument {
+        case .text(let text):
+          text.withCString {
+            sqlite3_bind_text(handle, index, $0, CInt(text.utf8.count), transient)
+          }
+        case .integer(let value): sqlite3_bind_int64(handle, index, value)
+        case .blob(let bytes) where bytes.isEmpty: sqlite3_bind_zeroblob(handle, index, 0)
+        case .blob(let bytes):
+          bytes.withUnsafeBytes {
+            sqlite3_bind_blob(handle, index, $0.baseAddress, CInt($0.count), transient)
+          }
+        }
       guard code == SQLITE_OK else {
         finish(handle)
         throw DatabaseError(
           resultCode: ResultCode(rawValue: code), message: lastErrorMessage, sql: sql)
       }
     }
-    switch argument {
-    case .integer(let value):
-      try check(sqlite3_bind_int64(handle, index, value))
-      return try bind(rest, to: handle, sql, body)
-    case .text(let text) where text.isEmpty:
-      // A null pointer would bind NULL, not the empty string.
-      try check(sqlite3_bind_text(handle, index, "", 0, transient))
-      return try bind(rest, to: handle, sql, body)
-    case .text(var text):
-      return try text.withUTF8 { bytes in
-        try check(
-          sqlite3_bind_text(
-            handle, index, UnsafeRawPointer(bytes.baseAddress!).assumingMemoryBound(to: CChar.self),
-            CInt(bytes.count), nil))
-        return try bind(rest, to: handle, sql, body)
-      }
-    case .blob(let bytes) where bytes.isEmpty:
-      try check(sqlite3_bind_zeroblob(handle, index, 0))
-      return try bind(rest, to: handle, sql, body)
-    case .blob(let bytes):
-      return try bytes.withUnsafeBytes { bytes in
-        try check(sqlite3_bind_blob(handle, index, bytes.baseAddress, CInt(bytes.count), nil))
-        return try bind(rest, to: handle, sql, body)
-      }
-    }
+    return handle
   }
 
   /// Steps once: true for a row, false when done.

@@ -392,11 +392,10 @@ struct SQLiteStoreTests {
 
   /// The empty MessageSid names a session's row in its conversation's key space: a dedupe record
   /// with it is refused before it reaches the writer, and a snapshot asking for it finds no reply.
-  /// The hot path's statements bind text and blobs in place, without SQLite's copy: every value
-  /// reads back byte for byte, the empty ones included (a null pointer would bind NULL, which the
-  /// schema refuses), as do text beyond ASCII, NULs inside a value and a session larger than a
-  /// page.
-  @Test func valuesBoundInPlaceReadBackExactly() async throws {
+  /// Every value the hot path's statements bind (`Database.run`, `firstRow`) reads back byte for
+  /// byte: the empty ones (bound from a null pointer, text would be NULL, which the schema
+  /// refuses), text beyond ASCII, NULs inside a value and a session larger than a page.
+  @Test func boundValuesReadBackExactly() async throws {
     let store = try SQLiteConversationStore(path: TemporaryDirectory.file("bound.sqlite"))
     let now = WallInstant(millisecondsSince1970: 1_800_000_000_000)
     let cases: [(contentType: String, body: String, data: [UInt8])] = [
