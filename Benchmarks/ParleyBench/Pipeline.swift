@@ -161,10 +161,12 @@ extension ParleyBench {
     }
 
     /// Answers `requests` with `concurrency` of them in flight; returns the wall and CPU seconds,
-    /// and each turn's wall seconds from its call to its answer. As with wrk's connections, a lane
-    /// sends its next turn as soon as its last is answered. On a SQLite store, where every turn
-    /// waits for the writer, the lanes' turns are all in flight, so their mean is `concurrency`
-    /// divided by the rate and their spread is the pipeline's own (no socket, no load generator).
+    /// the dispatch queues' share of the CPU (read per thread: a thread that ends during the run
+    /// takes its share with it), each turn's wall seconds from its call to its answer, and with
+    /// ``stages`` each turn's parts of it. As with wrk's connections, a lane sends its next turn
+    /// as soon as its last is answered. On a SQLite store, where every turn waits for the writer,
+    /// the lanes' turns are all in flight, so their mean is `concurrency` divided by the rate and
+    /// their spread is the pipeline's own (no socket, no load generator).
     /// With no store or the memory store a turn never waits: a lane runs its turns back to back on
     /// a thread of the pool while the others wait to start, and the figures are a turn's own time.
     /// Fails on the first answer that is not 200 (a benchmark of refusals measures nothing).
