@@ -88,30 +88,28 @@ extension ParleyBench {
     static func printStages(_ split: [(BenchStore, [TurnStages])]) {
       print("")
       print("Each loaded turn's wall time split at its calls into the store (ms):")
-      print("| store | turns | over | " + TurnStages.names.joined(separator: " | ") + " | total |")
-      print("|---|--:|---|" + String(repeating: "--:|", count: TurnStages.names.count + 1))
-      let format = { (seconds: Double) in String(format: "%.2f", seconds * 1e3) }
+      print("| store | turns | over | " + TurnStages.columns.joined(separator: " | ") + " |")
+      print("|---|--:|---|" + String(repeating: "--:|", count: TurnStages.columns.count))
+      let columns = TurnStages.columns.indices
       for (kind, turns) in split where !turns.isEmpty {
-        let sorted = turns.sorted { $0.total < $1.total }
-        let slowest = sorted.suffix(max(1, sorted.count / 100))
-        let columns = TurnStages.names.count
         func means(_ turns: some Collection<TurnStages>) -> [Double] {
-          (0..<columns).map { part in turns.reduce(0) { $0 + $1.parts[part] } / Double(turns.count)
+          columns.map { column in
+            turns.reduce(0) { $0 + $1.figures[column] } / Double(turns.count)
           }
-            + [turns.reduce(0) { $0 + $1.total } / Double(turns.count)]
         }
-        let p99 =
-          (0..<columns).map { part in
-            let values = turns.map { $0.parts[part] }.sorted()
-            return values[values.count * 99 / 100]
-          } + [sorted[sorted.count * 99 / 100].total]
+        let p99 = columns.map { column in
+          let values = turns.map { $0.figures[column] }.sorted()
+          return values[values.count * 99 / 100]
+        }
+        let slowest = turns.sorted { $0.total < $1.total }.suffix(max(1, turns.count / 100))
         for (over, figures) in [
           ("mean, every turn", means(turns)), ("99th percentile", p99),
           ("mean, slowest 1%", means(slowest)),
         ] {
+          let milliseconds = figures.map { String(format: "%.2f", $0 * 1e3) }
           print(
             "| \(kind.rawValue) | \(turns.count) | \(over) | "
-              + figures.map(format).joined(separator: " | ") + " |")
+              + milliseconds.joined(separator: " | ") + " |")
         }
       }
     }
@@ -193,19 +191,21 @@ extension ParleyBench {
               from: requests.startIndex + lane, to: requests.endIndex, by: concurrency)
             {
               let sent = clock.now
-              let response: WebhookResponse
-              if stamped {
-                let stamps = TurnStamps()
-                response = await TurnStamps.$current.withValue(stamps) {
+              // Stamped only with `--stages`: the task-local value costs every turn.
+              let stamps = stamped ? TurnStamps() : nil
+              let response =
+                if let stamps {
+                  await TurnStamps.$current.withValue(stamps) {
+                    await app.respond(to: requests[index])
+                  }
+                } else {
                   await app.respond(to: requests[index])
                 }
-                if let stages = TurnStages(sent: sent, answered: clock.now, stamps) {
-                  split.append(stages)
-                }
-              } else {
-                response = await app.respond(to: requests[index])
+              let answered = clock.now
+              latencies.append((answered - sent).timeInterval)
+              if let stamps, let stages = TurnStages(sent: sent, answered: answered, stamps) {
+                split.append(stages)
               }
-              latencies.append((clock.now - sent).timeInterval)
               guard response.head.status == .ok else {
                 throw BenchError("turn \(index) answered \(response.head.status.code)")
               }

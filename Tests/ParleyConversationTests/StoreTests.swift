@@ -390,8 +390,6 @@ struct SQLiteStoreTests {
     #expect(counts.map(\.recompiled) == Array(repeating: 0, count: statements.count))
   }
 
-  /// The empty MessageSid names a session's row in its conversation's key space: a dedupe record
-  /// with it is refused before it reaches the writer, and a snapshot asking for it finds no reply.
   /// Every value the hot path's statements bind (`Database.run`, `firstRow`) reads back byte for
   /// byte: the empty ones (bound from a null pointer, text would be NULL, which the schema
   /// refuses), text beyond ASCII, NULs inside a value and a session larger than a page.
@@ -425,6 +423,8 @@ struct SQLiteStoreTests {
     }
   }
 
+  /// The empty MessageSid names a session's row in its conversation's key space: a dedupe record
+  /// with it is refused before it reaches the writer, and a snapshot asking for it finds no reply.
   @Test func anEmptyMessageSidIsNeitherRecordedNorLookedUp() async throws {
     let store = try SQLiteConversationStore(path: TemporaryDirectory.file("empty-sid.sqlite"))
     let now = WallInstant(millisecondsSince1970: 1_800_000_000_000)

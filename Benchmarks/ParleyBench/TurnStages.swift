@@ -4,6 +4,12 @@ import Synchronization
 /// When a turn called into its store and got its answers: `pipeline --stages` splits each
 /// turn's wall time at them, to show which part of a turn its latency's spread is in.
 final class TurnStamps: Sendable {
+  /// The two calls a turn makes into its store.
+  enum Call {
+    case snapshot
+    case commit
+  }
+
   struct Stamps {
     var snapshotCalled: ContinuousClock.Instant?
     var snapshotAnswered: ContinuousClock.Instant?
@@ -18,19 +24,18 @@ final class TurnStamps: Sendable {
 
   var value: Stamps { stamps.withLock { $0 } }
 
-  /// The first call of a turn's snapshot and the last answer of its commit are kept: a turn
-  /// run again after a conflict counts its retry in the middle stages.
-  func snapshot(called: ContinuousClock.Instant, answered: ContinuousClock.Instant) {
+  /// Records one call. The first call and the last answer of each are kept: a turn run again
+  /// after a conflict counts its retry in the middle stages.
+  func record(_ call: Call, called: ContinuousClock.Instant, answered: ContinuousClock.Instant) {
+    typealias Stamp = WritableKeyPath<Stamps, ContinuousClock.Instant?>
+    let (calledAt, answeredAt): (Stamp, Stamp) =
+      switch call {
+      case .snapshot: (\.snapshotCalled, \.snapshotAnswered)
+      case .commit: (\.commitCalled, \.commitAnswered)
+      }
     stamps.withLock {
-      if $0.snapshotCalled == nil { $0.snapshotCalled = called }
-      $0.snapshotAnswered = answered
-    }
-  }
-
-  func commit(called: ContinuousClock.Instant, answered: ContinuousClock.Instant) {
-    stamps.withLock {
-      if $0.commitCalled == nil { $0.commitCalled = called }
-      $0.commitAnswered = answered
+      if $0[keyPath: calledAt] == nil { $0[keyPath: calledAt] = called }
+      $0[keyPath: answeredAt] = answered
     }
   }
 }
@@ -41,18 +46,19 @@ struct StampingStore: ConversationStore {
   let base: any ConversationStore
 
   func snapshot(_ request: SnapshotRequest) async throws -> TurnSnapshot {
-    let clock = ContinuousClock()
-    let called = clock.now
-    let snapshot = try await base.snapshot(request)
-    TurnStamps.current?.snapshot(called: called, answered: clock.now)
-    return snapshot
+    try await stamped(.snapshot) { try await base.snapshot(request) }
   }
 
   func commit(_ writes: TurnWrites) async throws {
+    try await stamped(.commit) { try await base.commit(writes) }
+  }
+
+  /// Runs `call`'s body and records when it began and when it returned or threw.
+  private func stamped<T>(_ call: TurnStamps.Call, _ body: () async throws -> T) async throws -> T {
     let clock = ContinuousClock()
     let called = clock.now
-    defer { TurnStamps.current?.commit(called: called, answered: clock.now) }
-    try await base.commit(writes)
+    defer { TurnStamps.current?.record(call, called: called, answered: clock.now) }
+    return try await body()
   }
 
   func withTurn<T: Sendable>(
@@ -107,20 +113,24 @@ struct StampingStore: ConversationStore {
 /// waiting for the snapshot, in the app between the snapshot and the commit (the dialog step and
 /// the session's encoding), waiting for the commit, and after the commit until the turn's answer.
 struct TurnStages {
-  static let names = ["before snapshot", "snapshot", "between", "commit", "after commit"]
+  /// The parts' names, then the whole's: the columns of ``figures``.
+  static let columns = [
+    "before snapshot", "snapshot", "between", "commit", "after commit", "total",
+  ]
 
-  var parts: [Double]
-  var total: Double { parts.reduce(0, +) }
+  /// The five parts, then the whole (from the call to the answer, their sum).
+  let figures: [Double]
+  var total: Double { figures[figures.count - 1] }
 
   init?(sent: ContinuousClock.Instant, answered: ContinuousClock.Instant, _ stamps: TurnStamps) {
     let value = stamps.value
     guard let snapshotCalled = value.snapshotCalled, let snapshotAnswered = value.snapshotAnswered,
       let commitCalled = value.commitCalled, let commitAnswered = value.commitAnswered
     else { return nil }
-    parts = [
+    figures = [
       (snapshotCalled - sent), (snapshotAnswered - snapshotCalled),
       (commitCalled - snapshotAnswered), (commitAnswered - commitCalled),
-      (answered - commitAnswered),
+      (answered - commitAnswered), (answered - sent),
     ].map(\.timeInterval)
   }
 }
