@@ -45,6 +45,9 @@ enum RowKind: String, CaseIterable, ExpressibleByArgument {
   /// The Flask tutorial under gunicorn's threaded workers, which keep connections alive (the sync
   /// workers of the `flask` row close each one).
   case flaskThreads = "flask-gthread"
+  /// Hummingbird answering a fixed TwiML body (`Benchmarks/Peers/HummingbirdPeer`): a Swift
+  /// framework on SwiftNIO and Swift concurrency, as Parley's server is, doing no work.
+  case hummingbird
   /// Parley's server with the signature check and a fixed reply: no conversation, no store.
   case signatureOnly = "signature-only"
   /// The fsync'd SQLite row with `--stored` conversations already in the store.
@@ -56,7 +59,7 @@ enum RowKind: String, CaseIterable, ExpressibleByArgument {
   case postgres
 
   /// Whether the row runs Parley (the rows `--compare-*` runs again).
-  var isParley: Bool { ![.bare, .flask, .flaskThreads].contains(self) }
+  var isParley: Bool { ![.bare, .flask, .flaskThreads, .hummingbird].contains(self) }
   /// Whether the row runs Parley on SQLite.
   var usesSQLite: Bool { [.sqliteFull, .sqliteNormal, .stored, .storedNormal].contains(self) }
 }
@@ -83,6 +86,8 @@ extension ParleyBench {
     @Option(help: "Folder of the Python virtualenv with flask, gunicorn and twilio.")
     var pythonEnvironment = "Benchmarks/.venv"
     @Option(help: "Folder of webhooks.lua and flask_app.py.") var benchmarks = "Benchmarks"
+    @Option(help: "The Hummingbird peer's executable (run.sh builds it when the row is asked for).")
+    var hummingbirdPeer = ".build/peers/hummingbird/release/HummingbirdPeer"
     @Option(
       help: "Another ParleyBench binary (an earlier commit's): its Parley rows run beside these.")
     var compareBinary: String?
@@ -255,6 +260,9 @@ extension ParleyBench {
           command: serve + ["--store", "postgres"],
           environment: ["PARLEY_POSTGRES_URL": try PostgresBench.rowURL()],
           freshPostgresDatabase: PostgresBench.database)
+      case .hummingbird:
+        return BenchRow(
+          name: "Hummingbird, fixed TwiML", command: [hummingbirdPeer, String(port)])
       case .flask, .flaskThreads:
         let cores = sysconf(Int32(_SC_NPROCESSORS_ONLN))
         let threads = kind == .flaskThreads ? ["--worker-class", "gthread", "--threads", "8"] : []
@@ -282,6 +290,9 @@ extension ParleyBench {
       say("fsync'd Parley / Flask tutorial", .sqliteFull, .flask)
       say("fsync'd Parley / Flask tutorial, gthread workers", .sqliteFull, .flaskThreads)
       say("fsync'd Parley / synchronous=NORMAL", .sqliteFull, .sqliteNormal)
+      say("Hummingbird, fixed reply / bare SwiftNIO", .hummingbird, .bare)
+      say("ParleyServer, signature check / Hummingbird, fixed reply", .signatureOnly, .hummingbird)
+      say("fsync'd Parley / Hummingbird, fixed reply", .sqliteFull, .hummingbird)
       say("fsync'd Parley with \(stored) stored / empty", .stored, .sqliteFull)
       say("NORMAL Parley with \(stored) stored / empty", .storedNormal, .sqliteNormal)
       if let index = kinds.firstIndex(of: .sqliteFull) {
