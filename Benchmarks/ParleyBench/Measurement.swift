@@ -250,6 +250,12 @@ func median(_ values: [Double]) -> Double {
   return sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
 }
 
+/// The value below which `percent` % of `sorted` (ascending, not empty) lies: the nearest rank,
+/// as `pipeline` reads its turns' p50 and p99.
+func percentile(_ sorted: [Double], _ percent: Int) -> Double {
+  sorted[min(sorted.count - 1, sorted.count * percent / 100)]
+}
+
 /// A benchmark failure, said in one line.
 struct BenchError: Error, CustomStringConvertible {
   var description: String

@@ -98,8 +98,7 @@ extension ParleyBench {
           }
         }
         let p99 = columns.map { column in
-          let values = turns.map { $0.figures[column] }.sorted()
-          return values[values.count * 99 / 100]
+          percentile(turns.map { $0.figures[column] }.sorted(), 99)
         }
         let slowest = turns.sorted { $0.total < $1.total }.suffix(max(1, turns.count / 100))
         for (over, figures) in [
@@ -115,7 +114,7 @@ extension ParleyBench {
     }
 
     /// Drives `app` through a warm-up and ``repeats`` runs of ``turns`` turns, then prints the
-    /// store's row.
+    /// store's row; returns the loaded turns' stages (none without ``stages``).
     func measure(
       _ kind: BenchStore, _ app: ParleyApplication, _ backing: SampleStore?,
       _ webhooks: [WebhookRequest]
@@ -127,7 +126,8 @@ extension ParleyBench {
       // Each loaded turn's wall time, from its call to its answer, over every run.
       var latencies: [Double] = []
       var split: [TurnStages] = []
-      var single = 0.0
+      // Each run's wall seconds for its last 500 turns, answered one at a time.
+      var singles: [Double] = []
       for run in 1...repeats {
         let batch = webhooks[(run * turns)..<((run + 1) * turns)]
         // Most of each run in flight, its last 500 turns one at a time for the latency alone.
@@ -138,7 +138,7 @@ extension ParleyBench {
         queues.append(figures.queuesCPU / Double(loaded.count) * 1e6)
         latencies += figures.latencies
         split += figures.stages
-        single = try await drive(app, batch.suffix(500), concurrency: 1).wall
+        singles.append(try await drive(app, batch.suffix(500), concurrency: 1).wall)
       }
       // Over every turn of this store, the lone ones included (those commit alone).
       let group = (backing?.store as? SQLiteConversationStore).map {
@@ -146,14 +146,14 @@ extension ParleyBench {
       }
       latencies.sort()
       let mean = latencies.reduce(0, +) / Double(latencies.count)
-      let p50 = latencies[latencies.count / 2]
-      let p99 = latencies[latencies.count * 99 / 100]
+      let p50 = percentile(latencies, 50)
+      let p99 = percentile(latencies, 99)
       let milliseconds = { (seconds: Double) in String(format: "%.2f", seconds * 1e3) }
       print(
         "| \(kind.rawValue) | \(Int(median(rates))) | \(Int(median(cpu))) "
           + "| \(Int(median(queues))) "
           + "| \(milliseconds(p50)) | \(milliseconds(p99)) | \(String(format: "%.2f", p99 / mean)) "
-          + "| \(Int(single / 500 * 1e6)) | \(group ?? "") "
+          + "| \(Int(median(singles) / 500 * 1e6)) | \(group ?? "") "
           + "| \(rates.map { String(Int($0)) }.joined(separator: " ")) |")
       return split
     }
@@ -179,7 +179,7 @@ extension ParleyBench {
       let started = clock.now
       let stamped = stages
       let (latencies, split) = try await withThrowingTaskGroup(
-        of: ([Double], [TurnStages]).self
+        of: (latencies: [Double], stages: [TurnStages]).self
       ) { group in
         for lane in 0..<concurrency {
           group.addTask {
@@ -213,12 +213,13 @@ extension ParleyBench {
             return (latencies, split)
           }
         }
-        var all: ([Double], [TurnStages]) = ([], [])
+        var latencies: [Double] = []
+        var stages: [TurnStages] = []
         for try await lane in group {
-          all.0 += lane.0
-          all.1 += lane.1
+          latencies += lane.latencies
+          stages += lane.stages
         }
-        return all
+        return (latencies, stages)
       }
       let wall = (clock.now - started).timeInterval
       return (

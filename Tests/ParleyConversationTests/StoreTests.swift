@@ -391,7 +391,7 @@ struct SQLiteStoreTests {
   }
 
   /// Every value the hot path's statements bind (`Database.run`, `firstRow`) reads back byte for
-  /// byte: the empty ones (bound from a null pointer, text would be NULL, which the schema
+  /// byte: the empty ones (text bound from a null pointer would be NULL, which the schema
   /// refuses), text beyond ASCII, NULs inside a value and a session larger than a page.
   @Test func boundValuesReadBackExactly() async throws {
     let store = try SQLiteConversationStore(path: TemporaryDirectory.file("bound.sqlite"))
