@@ -177,15 +177,15 @@ extension ParleyBench {
       let queuesBefore = ProcessTree.threadCPUSeconds(of: getpid())[.queues] ?? 0
       let clock = ContinuousClock()
       let started = clock.now
-      let stamped = stages
-      let (latencies, split) = try await withThrowingTaskGroup(
+      let stamped = self.stages
+      let (latencies, stages) = try await withThrowingTaskGroup(
         of: (latencies: [Double], stages: [TurnStages]).self
       ) { group in
         for lane in 0..<concurrency {
           group.addTask {
             // Lane k answers requests k, k + concurrency, k + 2 × concurrency, …
             var latencies: [Double] = []
-            var split: [TurnStages] = []
+            var stages: [TurnStages] = []
             latencies.reserveCapacity(requests.count / concurrency + 1)
             for index in stride(
               from: requests.startIndex + lane, to: requests.endIndex, by: concurrency)
@@ -203,14 +203,14 @@ extension ParleyBench {
                 }
               let answered = clock.now
               latencies.append((answered - sent).timeInterval)
-              if let stamps, let stages = TurnStages(sent: sent, answered: answered, stamps) {
-                split.append(stages)
+              if let stamps, let split = TurnStages(sent: sent, answered: answered, stamps) {
+                stages.append(split)
               }
               guard response.head.status == .ok else {
                 throw BenchError("turn \(index) answered \(response.head.status.code)")
               }
             }
-            return (latencies, split)
+            return (latencies, stages)
           }
         }
         var latencies: [Double] = []
@@ -221,10 +221,11 @@ extension ParleyBench {
         }
         return (latencies, stages)
       }
-      let wall = (clock.now - started).timeInterval
       return (
-        wall, ProcessTree.cpuSeconds(of: getpid()) - cpuBefore,
-        (ProcessTree.threadCPUSeconds(of: getpid())[.queues] ?? 0) - queuesBefore, latencies, split
+        wall: (clock.now - started).timeInterval,
+        cpu: ProcessTree.cpuSeconds(of: getpid()) - cpuBefore,
+        queuesCPU: (ProcessTree.threadCPUSeconds(of: getpid())[.queues] ?? 0) - queuesBefore,
+        latencies: latencies, stages: stages
       )
     }
   }
