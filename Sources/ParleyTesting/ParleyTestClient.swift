@@ -67,15 +67,18 @@ public struct TestResponse: Sendable {
   /// The body as text.
   public var body: String { response.bodyText }
 
-  /// The TwiML document, when the response is XML that parses as messaging TwiML.
+  /// The TwiML document, when the response is served as a type Twilio reads as TwiML
+  /// (`text/xml`, `application/xml` or `text/html`) and parses as messaging TwiML.
   public var twiml: MessagingResponse? {
-    guard headerFields[.contentType]?.hasPrefix("text/xml") == true else { return nil }
+    guard let type = headerFields[.contentType]?.lowercased(),
+      ["text/xml", "application/xml", "text/html"].contains(where: type.hasPrefix)
+    else { return nil }
     return try? MessagingResponse(xml: body)
   }
 
   /// The texts Twilio would send: each `<Message>`'s body, or the text/plain body.
   public var texts: [String] {
-    if headerFields[.contentType]?.hasPrefix("text/plain") == true {
+    if headerFields[.contentType]?.lowercased().hasPrefix("text/plain") == true {
       return body.isEmpty ? [] : [body]
     }
     return twiml?.messages.map { $0.body ?? "" } ?? []

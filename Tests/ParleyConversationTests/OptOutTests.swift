@@ -415,6 +415,112 @@ struct OptOutTests {
     #expect(try await store.auditHead().sequence == 1)
   }
 
+  /// A retry that comes after its sender opted out must not send the first answer again. The
+  /// opt-out here is free text, which only Parley records (Twilio blocks its keywords itself).
+  @Test(arguments: StoreKind.allCases)
+  func aRetryAfterTheSenderOptedOutSendsNothingAndAfterStartTheFirstReplyAgain(
+    store kind: StoreKind
+  ) async throws {
+    let store = try kind.make()
+    let log = LogRecorder()
+    let client = optOutApp(
+      store: store, configuration: OptOutConfiguration(freeText: .optOut), logger: log.logger)
+    let sid = "SMretryretryretryretryretryretryre"
+    let first = await client.send("hi", from: alice, to: number, messageSid: sid)
+    #expect(first.texts == ["reply 1 to hi"])
+    _ = await client.send("please stop texting me", from: alice, to: number)
+
+    let retry = await client.send("hi", from: alice, to: number, messageSid: sid)
+    #expect(noMessages(retry))
+    #expect(log.contains("message to an opted-out number dropped"))
+    #expect(!log.lines.contains { $0.rendered.contains(alice) || $0.rendered.contains(number) })
+
+    // Back in: the retry is answered as the first time, byte for byte.
+    _ = await client.send("START", from: alice, to: number)
+    let again = await client.send("hi", from: alice, to: number, messageSid: sid)
+    #expect(again.body == first.body)
+    #expect(again.headerFields[.setCookie] == first.headerFields[.setCookie])
+    #expect(try await store.auditHead().sequence == 2)
+  }
+
+  @Test(arguments: StoreKind.allCases)
+  func aRetryDropsItsMessageToANumberThatOptedOutSinceAndKeepsTheRest(store kind: StoreKind)
+    async throws
+  {
+    let client = optOutApp(store: try kind.make())
+    let bob = "+16175550987"
+    let sid = "SMtelltelltelltelltelltelltelltell"
+    let first = await client.send("tell \(bob)", from: alice, to: number, messageSid: sid)
+    #expect(first.texts == ["news for you", "told 1"])
+    _ = await client.send("STOP", from: bob, to: number)
+    let retry = await client.send("tell \(bob)", from: alice, to: number, messageSid: sid)
+    #expect(retry.texts == ["told 1"])
+    #expect(retry.twiml?.messages.first?.to == nil)
+  }
+
+  /// The confirmation is the one message allowed after STOP, so a retried STOP gets it again; but
+  /// not once a later STOP has taken over (that one had its own).
+  @Test(arguments: StoreKind.allCases)
+  func aRetriedStopRepeatsItsConfirmationUntilALaterStopTakesOver(store kind: StoreKind)
+    async throws
+  {
+    let client = optOutApp(
+      store: try kind.make(), configuration: OptOutConfiguration(stopConfirmation: "Bye."))
+    let sid = "SMstopstopstopstopstopstopstopstop"
+    let first = await client.send("STOP", from: alice, to: number, messageSid: sid)
+    #expect(first.texts == ["Bye."])
+    let retry = await client.send("STOP", from: alice, to: number, messageSid: sid)
+    #expect(retry.body == first.body)
+    _ = await client.send("START", from: alice, to: number)
+    #expect(await client.send("STOP", from: alice, to: number).texts == ["Bye."])
+    #expect(noMessages(await client.send("STOP", from: alice, to: number, messageSid: sid)))
+  }
+
+  /// A handler may answer with a body it rendered itself: its messages are checked all the same,
+  /// and one that cannot be read as TwiML is not sent, since whom it texts cannot be checked.
+  @Test(arguments: StoreKind.allCases)
+  func aRenderedReplyIsCheckedAsAnyOtherAndOneThatCannotBeReadIsNotSent(store kind: StoreKind)
+    async throws
+  {
+    let store = try kind.make()
+    let bob = "+16175550987"
+    let log = LogRecorder()
+    let app = ParleyApplication.conversational(
+      store: store, signature: .disabled(reason: "test"),
+      optOut: .enabled(OptOutConfiguration(handlesMessagesFromOptedOut: true)),
+      logger: log.logger
+    ) { turn in
+      let body =
+        switch turn.message.body {
+        case "broken": "<Response><Message>hi</Message>"
+        case "plain": "hello"
+        default:
+          "<Response> <Message to=\"\(bob)\">news</Message> <Message>hi</Message> </Response>"
+        }
+      let type = turn.message.body == "plain" ? "text/plain" : "application/xml"
+      return Reply(.rendered(contentType: type, body: body))
+    }
+    let client = ParleyTestClient(application: app)
+    // Nobody opted out: sent as rendered, byte for byte.
+    let sent = await client.send("hi", from: alice, to: number)
+    #expect(sent.texts == ["news", "hi"])
+    #expect(sent.body.hasPrefix("<Response> <Message to="))
+    #expect(sent.headerFields[.contentType] == "application/xml")
+
+    _ = await client.send("STOP", from: bob, to: number)
+    let toBob = await client.send("hi", from: alice, to: number)
+    #expect(toBob.texts == ["hi"])
+    #expect(toBob.twiml?.messages.first?.to == nil)
+
+    let broken = await client.send("broken", from: alice, to: number)
+    #expect(noMessages(broken))
+    #expect(log.contains("reply that cannot be read as TwiML dropped"))
+
+    _ = await client.send("STOP", from: alice, to: number)
+    #expect(noMessages(await client.send("hi", from: alice, to: number)))
+    #expect(noMessages(await client.send("plain", from: alice, to: number)))
+  }
+
   @Test(arguments: StoreKind.allCases)
   func theAuditTrailRecordsEverythingAndStaysIntact(store kind: StoreKind) async throws {
     let store = try kind.make()

@@ -127,6 +127,11 @@ extension PostgresTests {
         try await post(ports[1], from: "+16175551001", body: "hi", sid: "SMafter"))
       #expect(after.status == 200)
       #expect(try MessagingResponse(xml: after.body).messages.isEmpty)
+      // Nor does a retry of a message the other instance answered before the STOP reach it.
+      let retried = try #require(
+        try await post(ports[1], from: "+16175551001", body: "hi", sid: "SMc1m7"))
+      #expect(retried.status == 200)
+      #expect(try MessagingResponse(xml: retried.body).messages.isEmpty)
       print(
         "two instances: \(conversations) conversations × \(messages) messages, \(failures) failed, \(lost) lost, \(duplicated) duplicated"
       )

@@ -9,7 +9,8 @@ import Logging
 /// 1. waits for the conversation's previous turn to finish (an in-process keyed lock; across
 ///    instances the store's version checks serialize, and a conflict runs the turn again);
 /// 2. reads a snapshot; if the MessageSid was already answered it returns that reply, byte for
-///    byte, and changes nothing;
+///    byte, and changes nothing (a message of it to a number that has opted out since is dropped,
+///    and then the rest is rendered anew);
 /// 3. runs the rest of the chain with a ``TurnTransaction`` that inner middleware write into;
 /// 4. commits the dedupe record and those writes together, then returns the reply.
 ///
@@ -89,7 +90,7 @@ public struct ConversationMiddleware: MessagingMiddleware {
         scopes: OptOutScope.all(for: turn.message)))
     if let replay = snapshot.replay {
       turn.logger.info("retried MessageSid answered from its first reply")
-      return Reply(stored: replay)
+      return try await replaying(replay, of: turn, snapshot: snapshot)
     }
     let transaction = TurnTransaction(key: key, now: now, snapshot: snapshot)
     var inner = turn
@@ -119,6 +120,33 @@ public struct ConversationMiddleware: MessagingMiddleware {
         metadata: ["parley.conflict": "\(error.code.rawValue)", "parley.attempt": "\(attempt + 1)"])
       return nil
     }
+  }
+}
+
+extension ConversationMiddleware {
+  /// The first reply to a retried MessageSid, less any message to a number that opted out since.
+  ///
+  /// The sender counts as opted out when the snapshot says so, unless the opt-out is this very
+  /// message's: a retried STOP gets its confirmation again, the one message allowed after it.
+  /// (An opt-out older than the first reply changes nothing: that reply was checked against it.)
+  private func replaying(_ stored: StoredReply, of turn: Turn, snapshot: TurnSnapshot)
+    async throws -> Reply
+  {
+    var senderOptedOut = false
+    var optedOutByThisMessage = false
+    for record in snapshot.optOuts where record.optedOut {
+      senderOptedOut = true
+      // The trail is numbered from 1 without gaps: the event after its predecessor is this one.
+      let event = try await store.auditEvents(after: record.eventSequence - 1, limit: 1).first
+      if let event, event.sequence == record.eventSequence,
+        let messageSid = turn.message.messageSid, event.messageSid == messageSid
+      {
+        optedOutByThisMessage = true
+      }
+    }
+    return try await store.suppressingOptedOut(
+      Reply(stored: stored), for: turn.message,
+      senderOptedOut: senderOptedOut && !optedOutByThisMessage, logger: turn.logger)
   }
 }
 

@@ -9,7 +9,9 @@ public struct Reply: Sendable, Hashable {
     case twiml(MessagingResponse)
     /// Text that Twilio sends back as one message, served as `text/plain`.
     case plainText(String)
-    /// A body rendered earlier, sent again byte for byte (a retried MessageSid).
+    /// A body rendered earlier, sent again byte for byte (a retried MessageSid). Where opt-outs
+    /// are checked (``OptOutMiddleware``, and a retry's first reply), it is read as TwiML, or as
+    /// a message to the sender when it is `text/plain`; one that cannot be read is not sent.
     case rendered(contentType: String, body: String)
   }
 

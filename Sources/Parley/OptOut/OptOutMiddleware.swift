@@ -125,59 +125,8 @@ public struct OptOutMiddleware: MessagingMiddleware {
       return .empty
     }
     let reply = try await next(turn)
-    return try await suppress(reply, for: message, senderOptedOut: optedOut, logger: logger)
-  }
-
-  /// Drops every message addressed to a number opted out in its scope.
-  func suppress(
-    _ reply: Reply, for message: InboundMessage, senderOptedOut: Bool,
-    logger: @autoclosure () -> Logger
-  ) async throws -> Reply {
-    switch reply.content {
-    case .plainText(let text):
-      guard senderOptedOut, !text.isEmpty else { return reply }
-      logger().notice("reply to an opted-out number dropped")
-      var suppressed = reply
-      suppressed.content = .twiml(MessagingResponse())
-      return suppressed
-    case .rendered:
-      return reply
-    case .twiml(let response):
-      var verbs: [MessagingVerb] = []
-      var cache: [String: Bool] = [:]
-      for verb in response.verbs {
-        guard case .message(let outbound) = verb else {
-          verbs.append(verb)
-          continue
-        }
-        let recipient = outbound.to ?? message.from
-        let blocked: Bool
-        if recipient == message.from && outbound.from == nil {
-          blocked = senderOptedOut
-        } else {
-          let sender = outbound.from ?? message.to
-          let cacheKey = recipient + "|" + sender
-          if let known = cache[cacheKey] {
-            blocked = known
-          } else {
-            blocked = try await !store.mayText(
-              recipient, from: sender, messagingService: message.messagingServiceSid)
-            cache[cacheKey] = blocked
-          }
-        }
-        if blocked {
-          logger().notice(
-            "message to an opted-out number dropped",
-            metadata: ["parley.recipient": "\(Redaction.phoneNumber(recipient))"])
-        } else {
-          verbs.append(verb)
-        }
-      }
-      guard verbs.count != response.verbs.count else { return reply }
-      var suppressed = reply
-      suppressed.content = .twiml(MessagingResponse(verbs))
-      return suppressed
-    }
+    return try await store.suppressingOptedOut(
+      reply, for: message, senderOptedOut: optedOut, logger: logger)
   }
 
   public func handleStatus(_ status: StatusTurn, next: NextStatusResponder) async throws {

@@ -1,0 +1,83 @@
+import Logging
+import ParleyTwiML
+
+extension OptOutStore {
+  /// `reply` without the messages it addresses to numbers opted out in their scope.
+  ///
+  /// A message without a `to` (or one to the sender from the number texted) goes to the sender,
+  /// who is opted out when `senderOptedOut`; any other is looked up in the store, from its `from`
+  /// (or the number texted) and the message's Messaging Service. A plain-text reply goes to the
+  /// sender. A body rendered earlier is read as TwiML: when nothing in it is dropped it is sent as
+  /// it is, byte for byte; one that cannot be read is not sent at all, since whom it texts cannot
+  /// be checked. What is dropped leaves an empty `<Response/>` (or the verbs left) and a log line
+  /// with the recipient masked.
+  func suppressingOptedOut(
+    _ reply: Reply, for message: InboundMessage, senderOptedOut: Bool,
+    logger: @autoclosure () -> Logger
+  ) async throws -> Reply {
+    let response: MessagingResponse
+    switch reply.content {
+    case .plainText(let text):
+      guard senderOptedOut, !text.isEmpty else { return reply }
+      logger().notice("reply to an opted-out number dropped")
+      return reply.with(MessagingResponse())
+    case .twiml(let twiml):
+      response = twiml
+    case .rendered(let contentType, let body):
+      if contentType.lowercased().hasPrefix("text/plain") {
+        guard senderOptedOut, !body.isEmpty else { return reply }
+        logger().notice("reply to an opted-out number dropped")
+        return reply.with(MessagingResponse())
+      }
+      do {
+        response = try MessagingResponse(xml: body)
+      } catch {
+        // Whom it texts cannot be checked, so nothing of it is sent.
+        logger().error(
+          "reply that cannot be read as TwiML dropped", metadata: ["parley.error": "\(error)"])
+        return reply.with(MessagingResponse())
+      }
+    }
+    var verbs: [MessagingVerb] = []
+    var blockedPairs: [String: Bool] = [:]
+    for verb in response.verbs {
+      guard case .message(let outbound) = verb else {
+        verbs.append(verb)
+        continue
+      }
+      let recipient = outbound.to ?? message.from
+      let blocked: Bool
+      if recipient == message.from && outbound.from == nil {
+        blocked = senderOptedOut
+      } else {
+        let sender = outbound.from ?? message.to
+        let pair = recipient + "|" + sender
+        if let known = blockedPairs[pair] {
+          blocked = known
+        } else {
+          blocked = try await !mayText(
+            recipient, from: sender, messagingService: message.messagingServiceSid)
+          blockedPairs[pair] = blocked
+        }
+      }
+      if blocked {
+        logger().notice(
+          "message to an opted-out number dropped",
+          metadata: ["parley.recipient": "\(Redaction.phoneNumber(recipient))"])
+      } else {
+        verbs.append(verb)
+      }
+    }
+    guard verbs.count != response.verbs.count else { return reply }
+    return reply.with(MessagingResponse(verbs))
+  }
+}
+
+extension Reply {
+  /// The reply with `response` as its body, and its header fields kept.
+  fileprivate func with(_ response: MessagingResponse) -> Reply {
+    var reply = self
+    reply.content = .twiml(response)
+    return reply
+  }
+}
