@@ -519,6 +519,8 @@ struct OptOutTests {
     _ = await client.send("STOP", from: alice, to: number)
     #expect(noMessages(await client.send("hi", from: alice, to: number)))
     #expect(noMessages(await client.send("plain", from: alice, to: number)))
+    // A reply's messages read its type as the suppression does: in any case.
+    #expect(Reply(.rendered(contentType: "Text/Plain", body: "hi")).messages.map(\.body) == ["hi"])
   }
 
   @Test(arguments: StoreKind.allCases)

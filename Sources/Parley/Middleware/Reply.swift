@@ -55,7 +55,7 @@ public struct Reply: Sendable, Hashable {
     case .twiml(let response): response.messages
     case .plainText(let text): text.isEmpty ? [] : [Message(text)]
     case .rendered(let contentType, let body):
-      if contentType.hasPrefix("text/plain") {
+      if contentType.lowercased().hasPrefix("text/plain") {
         body.isEmpty ? [] : [Message(body)]
       } else {
         (try? MessagingResponse(xml: body))?.messages ?? []
