@@ -143,6 +143,19 @@ struct ApplicationTests {
     #expect(reply.texts == ["just text"])
   }
 
+  /// The content decides the type. A `Content-Type` among a reply's own fields would make a second
+  /// one, and Twilio could read TwiML as a text to send: after an opt-out, `<Response/>` itself.
+  @Test func aReplysOwnContentTypeFieldIsLeftOutAndItsContentDecides() async {
+    let app = ParleyApplication { _ in
+      Reply(
+        .twiml(MessagingResponse()),
+        headerFields: [.contentType: "text/plain", .cacheControl: "no-store"])
+    }
+    let reply = await ParleyTestClient(application: app).send("hi", from: from, to: to)
+    #expect(reply.headerFields[values: .contentType] == ["text/xml; charset=utf-8"])
+    #expect(reply.headerFields[.cacheControl] == "no-store")
+  }
+
   @Test func middlewareRunsOutermostFirstAndSeesTheReplyOnItsWayBack() async {
     struct Tag: MessagingMiddleware {
       let name: String

@@ -217,10 +217,15 @@ public struct ParleyApplication: Sendable {
   }
 
   /// Renders a reply as the HTTP response Twilio receives.
+  ///
+  /// The reply's content sets `Content-Type`; one among the reply's own header fields is left out,
+  /// since a second type could have Twilio read TwiML as a text to send.
   public static func render(_ reply: Reply) -> WebhookResponse {
     let sent = reply.content.asSent
     var response = WebhookResponse(status: .ok, contentType: sent.contentType, body: sent.body)
-    response.head.headerFields.append(contentsOf: reply.headerFields)
+    for field in reply.headerFields where field.name != .contentType {
+      response.head.headerFields.append(field)
+    }
     return response
   }
 }

@@ -17,7 +17,8 @@ public struct Reply: Sendable, Hashable {
 
   /// The body Twilio receives.
   public var content: Content
-  /// Header fields added to the HTTP response, such as `Set-Cookie`.
+  /// Header fields added to the HTTP response, such as `Set-Cookie`. The content sets
+  /// `Content-Type` (one here is left out) and the server `Content-Length`.
   public var headerFields: HTTPFields
 
   /// Creates a reply.
