@@ -99,6 +99,9 @@ extension Database {
     return changesCount
   }
 
+  /// The cached statement `sql`, reset, with `arguments` bound to its `?`s in order (SQLite
+  /// copies text and blobs: binding them in place was measured and not kept, see
+  /// Benchmarks/README.md). The caller steps it and `finish`es it; a failure to bind finishes it.
   private func bound(_ sql: String, _ arguments: [SQLiteArgument]) throws -> SQLiteStatement {
     let handle = try cachedStatement(sql: sql).sqliteStatement
     sqlite3_reset(handle)

@@ -67,18 +67,21 @@ public struct TestResponse: Sendable {
   /// The body as text.
   public var body: String { response.bodyText }
 
+  /// How Twilio reads the body, by its `Content-Type`; nil for a type it refuses.
+  private var replyType: TwilioReplyType? {
+    headerFields[.contentType].flatMap(TwilioReplyType.init)
+  }
+
   /// The TwiML document, when the response is served as a type Twilio reads as TwiML
   /// (`text/xml`, `application/xml` or `text/html`) and parses as messaging TwiML.
   public var twiml: MessagingResponse? {
-    guard let type = headerFields[.contentType]?.lowercased(),
-      ["text/xml", "application/xml", "text/html"].contains(where: type.hasPrefix)
-    else { return nil }
+    guard replyType == .twiml else { return nil }
     return try? MessagingResponse(xml: body)
   }
 
   /// The texts Twilio would send: each `<Message>`'s body, or the text/plain body.
   public var texts: [String] {
-    if headerFields[.contentType]?.lowercased().hasPrefix("text/plain") == true {
+    if replyType == .plainText {
       return body.isEmpty ? [] : [body]
     }
     return twiml?.messages.map { $0.body ?? "" } ?? []

@@ -156,6 +156,19 @@ struct ApplicationTests {
     #expect(reply.headerFields[.cacheControl] == "no-store")
   }
 
+  /// Twilio reads a body by its media type, in any case and with any parameters; it refuses others.
+  @Test(arguments: [
+    ("Text/XML; charset=utf-8", TwilioReplyType.twiml), (" application/xml ", .twiml),
+    ("text/html;", .twiml), ("TEXT/PLAIN", .plainText), ("text/xmlx", nil),
+    ("application/json", nil), ("", nil),
+  ])
+  func aReplysTypeIsReadAsTwilioReadsIt(contentType: String, expected: TwilioReplyType?) {
+    #expect(TwilioReplyType(contentType: contentType) == expected)
+    let twiml = "<Response><Message>hi</Message></Response>"
+    let messages = Reply(.rendered(contentType: contentType, body: twiml)).messages
+    #expect(messages.count == (expected == nil ? 0 : 1))
+  }
+
   @Test func middlewareRunsOutermostFirstAndSeesTheReplyOnItsWayBack() async {
     struct Tag: MessagingMiddleware {
       let name: String

@@ -223,7 +223,7 @@ public struct ParleyApplication: Sendable {
   public static func render(_ reply: Reply) -> WebhookResponse {
     let sent = reply.content.asSent
     var response = WebhookResponse(status: .ok, contentType: sent.contentType, body: sent.body)
-    for field in reply.headerFields where field.name != .contentType {
+    for field in reply.headerFields where Reply.sends(field) {
       response.head.headerFields.append(field)
     }
     return response

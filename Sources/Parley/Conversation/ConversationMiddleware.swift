@@ -129,24 +129,27 @@ extension ConversationMiddleware {
   /// The sender counts as opted out when the snapshot says so, unless the opt-out is this very
   /// message's: a retried STOP gets its confirmation again, the one message allowed after it.
   /// (An opt-out older than the first reply changes nothing: that reply was checked against it.)
+  /// The audit trail is read for that only when the reply texts the sender.
   private func replaying(_ stored: StoredReply, of turn: Turn, snapshot: TurnSnapshot)
     async throws -> Reply
   {
-    var senderOptedOut = false
-    var optedOutByThisMessage = false
-    for record in snapshot.optOuts where record.optedOut {
-      senderOptedOut = true
-      // The trail is numbered from 1 without gaps: the event after its predecessor is this one.
-      let event = try await store.auditEvents(after: record.eventSequence - 1, limit: 1).first
-      if let event, event.sequence == record.eventSequence,
-        let messageSid = turn.message.messageSid, event.messageSid == messageSid
-      {
-        optedOutByThisMessage = true
+    func senderOptedOut() async throws -> Bool {
+      var optedOut = false
+      for record in snapshot.optOuts where record.optedOut {
+        // The trail is numbered from 1 without gaps: the event after its predecessor set it.
+        let event = try await store.auditEvents(after: record.eventSequence - 1, limit: 1).first
+        if let event, event.sequence == record.eventSequence,
+          let messageSid = turn.message.messageSid, event.messageSid == messageSid
+        {
+          return false
+        }
+        optedOut = true
       }
+      return optedOut
     }
     return try await store.suppressingOptedOut(
-      Reply(stored: stored), for: turn.message,
-      senderOptedOut: senderOptedOut && !optedOutByThisMessage, logger: turn.logger)
+      Reply(stored: stored), for: turn.message, senderOptedOut: senderOptedOut,
+      logger: turn.logger)
   }
 }
 
@@ -156,7 +159,7 @@ extension Reply {
     let sent = content.asSent
     return StoredReply(
       contentType: sent.contentType, body: sent.body,
-      headerFields: headerFields.map { [$0.name.rawName, $0.value] })
+      headerFields: headerFields.compactMap { Self.sends($0) ? [$0.name.rawName, $0.value] : nil })
   }
 
   /// A reply that sends `stored` again, byte for byte.

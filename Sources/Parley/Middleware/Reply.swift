@@ -10,8 +10,9 @@ public struct Reply: Sendable, Hashable {
     /// Text that Twilio sends back as one message, served as `text/plain`.
     case plainText(String)
     /// A body rendered earlier, sent again byte for byte (a retried MessageSid). Where opt-outs
-    /// are checked (``OptOutMiddleware``, and a retry's first reply), it is read as TwiML, or as
-    /// a message to the sender when it is `text/plain`; one that cannot be read is not sent.
+    /// are checked (``OptOutMiddleware``, and a retry's first reply), it is read as Twilio reads
+    /// it: as TwiML, or as a message to the sender when it is `text/plain`. One that cannot be
+    /// read (another type, or TwiML Parley cannot parse) is not sent.
     case rendered(contentType: String, body: String)
   }
 
@@ -50,22 +51,45 @@ public struct Reply: Sendable, Hashable {
     Reply(.plainText(text))
   }
 
-  /// The messages this reply sends, in order.
+  /// The messages this reply sends, in order (none for a rendered body Twilio would refuse).
   public var messages: [Message] {
-    switch content {
+    switch try? content.read() {
     case .twiml(let response): response.messages
-    case .plainText(let text): text.isEmpty ? [] : [Message(text)]
-    case .rendered(let contentType, let body):
-      if contentType.lowercased().hasPrefix("text/plain") {
-        body.isEmpty ? [] : [Message(body)]
-      } else {
-        (try? MessagingResponse(xml: body))?.messages ?? []
-      }
+    case .text(let text): text.isEmpty ? [] : [Message(text)]
+    case nil: []
     }
   }
+
+  /// Whether `field`, one of the reply's own, is sent: its content sets `Content-Type`, so one
+  /// among its fields is left out (a second type could have Twilio read TwiML as a text to send).
+  static func sends(_ field: HTTPField) -> Bool { field.name != .contentType }
 }
 
 extension Reply.Content {
+  /// What Twilio reads in a reply.
+  package enum Reading: Sendable, Hashable {
+    /// A TwiML document.
+    case twiml(MessagingResponse)
+    /// One text for the sender (none when empty).
+    case text(String)
+  }
+
+  /// The content as Twilio reads it, a rendered body read back by its `Content-Type`
+  /// (``TwilioReplyType``). Throws for a rendered body of a type Twilio refuses, or one that is
+  /// not TwiML Parley can read (`TwiMLDecodingError`).
+  package func read() throws -> Reading {
+    switch self {
+    case .twiml(let response): return .twiml(response)
+    case .plainText(let text): return .text(text)
+    case .rendered(let contentType, let body):
+      switch TwilioReplyType(contentType: contentType) {
+      case .twiml: return .twiml(try MessagingResponse(xml: body))
+      case .plainText: return .text(body)
+      case nil: throw RefusedReplyType(mediaType: TwilioReplyType.mediaType(of: contentType))
+      }
+    }
+  }
+
   /// The body as it is sent and its `Content-Type`: what ``ParleyApplication/render(_:)`` answers
   /// with and a dedupe record keeps.
   var asSent: (contentType: String, body: String) {
@@ -75,4 +99,10 @@ extension Reply.Content {
     case .rendered(let contentType, let body): (contentType, body)
     }
   }
+}
+
+/// A rendered body of a type Twilio refuses.
+struct RefusedReplyType: Error, CustomStringConvertible {
+  var mediaType: String
+  var description: String { "Content-Type \(mediaType.isEmpty ? "(none)" : mediaType) is refused" }
 }

@@ -126,7 +126,7 @@ public struct OptOutMiddleware: MessagingMiddleware {
     }
     let reply = try await next(turn)
     return try await store.suppressingOptedOut(
-      reply, for: message, senderOptedOut: optedOut, logger: logger)
+      reply, for: message, senderOptedOut: { optedOut }, logger: logger)
   }
 
   public func handleStatus(_ status: StatusTurn, next: NextStatusResponder) async throws {

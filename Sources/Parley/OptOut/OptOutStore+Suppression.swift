@@ -5,40 +5,37 @@ extension OptOutStore {
   /// `reply` without the messages it addresses to numbers opted out in their scope.
   ///
   /// A message without a `to` (or one to the sender from the number texted) goes to the sender,
-  /// who is opted out when `senderOptedOut`; any other is looked up in the store, from its `from`
-  /// (or the number texted) and the message's Messaging Service. A plain-text reply goes to the
-  /// sender. A body rendered earlier is read as TwiML: when nothing in it is dropped it is sent as
-  /// it is, byte for byte; one that cannot be read is not sent at all, since whom it texts cannot
-  /// be checked. What is dropped leaves an empty `<Response/>` (or the verbs left) and a log line
+  /// and `senderOptedOut` is asked, at most once and only then, whether they are opted out; any
+  /// other is looked up in the store, from its `from` (or the number texted) and the message's
+  /// Messaging Service. A plain-text reply goes to the sender. A body rendered earlier is read as
+  /// Twilio reads it (``Reply/Content/read()``): when nothing in it is dropped it is sent as it
+  /// is, byte for byte; one that cannot be read is not sent at all, since whom it texts cannot be
+  /// checked. What is dropped leaves an empty `<Response/>` (or the verbs left) and a log line
   /// with the recipient masked.
   func suppressingOptedOut(
-    _ reply: Reply, for message: InboundMessage, senderOptedOut: Bool,
-    logger: @autoclosure () -> Logger
+    _ reply: Reply, for message: InboundMessage,
+    senderOptedOut: () async throws -> Bool, logger: @autoclosure () -> Logger
   ) async throws -> Reply {
-    let response: MessagingResponse
-    switch reply.content {
-    case .plainText(let text):
-      guard senderOptedOut, !text.isEmpty else { return reply }
-      logger().notice("reply to an opted-out number dropped")
+    let reading: Reply.Content.Reading
+    do {
+      reading = try reply.content.read()
+    } catch {
+      // Whom it texts cannot be checked, so nothing of it is sent.
+      logger().error(
+        "reply that cannot be read as TwiML dropped", metadata: ["parley.error": "\(error)"])
       return reply.with(MessagingResponse())
+    }
+    let response: MessagingResponse
+    switch reading {
     case .twiml(let twiml):
       response = twiml
-    case .rendered(let contentType, let body):
-      if contentType.lowercased().hasPrefix("text/plain") {
-        guard senderOptedOut, !body.isEmpty else { return reply }
-        logger().notice("reply to an opted-out number dropped")
-        return reply.with(MessagingResponse())
-      }
-      do {
-        response = try MessagingResponse(xml: body)
-      } catch {
-        // Whom it texts cannot be checked, so nothing of it is sent.
-        logger().error(
-          "reply that cannot be read as TwiML dropped", metadata: ["parley.error": "\(error)"])
-        return reply.with(MessagingResponse())
-      }
+    case .text(let text):
+      guard !text.isEmpty, try await senderOptedOut() else { return reply }
+      logger().notice("reply to an opted-out number dropped")
+      return reply.with(MessagingResponse())
     }
     var verbs: [MessagingVerb] = []
+    var senderBlocked: Bool?
     var blockedPairs: [String: Bool] = [:]
     for verb in response.verbs {
       guard case .message(let outbound) = verb else {
@@ -48,7 +45,12 @@ extension OptOutStore {
       let recipient = outbound.to ?? message.from
       let blocked: Bool
       if recipient == message.from && outbound.from == nil {
-        blocked = senderOptedOut
+        if let senderBlocked {
+          blocked = senderBlocked
+        } else {
+          blocked = try await senderOptedOut()
+          senderBlocked = blocked
+        }
       } else {
         let sender = outbound.from ?? message.to
         let pair = recipient + "|" + sender

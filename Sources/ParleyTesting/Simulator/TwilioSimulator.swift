@@ -316,12 +316,9 @@ public final class TwilioSimulator: Sendable {
   {
     let body = request.body
     if body.isEmpty { return [] }
-    let mediaType =
-      (request.contentType ?? "").split(separator: ";").first.map {
-        $0.trimmingCharacters(in: .whitespaces).lowercased()
-      } ?? ""
-    switch mediaType {
-    case "text/xml", "application/xml", "text/html":
+    let contentType = request.contentType ?? ""
+    switch TwilioReplyType(contentType: contentType) {
+    case .twiml:
       let response: MessagingResponse
       do {
         response = try MessagingResponse(xml: body)
@@ -332,9 +329,10 @@ public final class TwilioSimulator: Sendable {
         warnings.append(TwilioError(.schemaValidationWarning, "\(problem)"))
       }
       return response.verbs
-    case "text/plain":
+    case .plainText:
       return [.message(Message(body))]
-    default:
+    case nil:
+      let mediaType = TwilioReplyType.mediaType(of: contentType)
       throw TwilioError(
         .invalidContentType, "Content-Type \(mediaType.isEmpty ? "(none)" : mediaType) is not TwiML"
       )
