@@ -357,6 +357,42 @@ struct OptOutTests {
     #expect(second.texts == ["news for you", "told 2"])
   }
 
+  /// Twilio reads a `to` without `+` in the sending number's country, and its local formats: an
+  /// opt-out recorded under the E.164 form holds for every spelling of it.
+  @Test(arguments: StoreKind.allCases)
+  func aReplyToAnOptedOutNumberIsDroppedHoweverTheNumberIsWritten(store kind: StoreKind)
+    async throws
+  {
+    let store = try kind.make()
+    let log = LogRecorder()
+    let client = optOutApp(store: store, logger: log.logger)
+    _ = await client.send("STOP", from: "+16175550987", to: number)
+    let spellings = [
+      "(617) 555-0987", "617.555.0987", "+1 617 555 0987", "1-617-555-0987", "6175550987",
+    ]
+    for (turn, spelling) in spellings.enumerated() {
+      let reply = await client.send("tell \(spelling)", from: alice, to: number)
+      #expect(reply.texts == ["told \(turn + 1)"], "\(spelling)")
+    }
+    #expect(!log.lines.contains { $0.rendered.contains("0987") })
+    // Another number, written the same ways, still gets its message.
+    let other = await client.send("tell (617) 555-0555", from: alice, to: number)
+    #expect(other.twiml?.messages.first?.to == "(617) 555-0555")
+    #expect(try await !store.mayText("(617) 555-0987", from: number))
+    #expect(try await !store.mayText("+16175550987", from: "+1 (415) 555-0199"))
+    #expect(try await store.mayText("(617) 555-0555", from: number))
+  }
+
+  /// A message the handler addresses to the sender in another spelling is the sender's too.
+  @Test(arguments: StoreKind.allCases)
+  func aMessageToTheOptedOutSenderInAnotherSpellingIsDropped(store kind: StoreKind) async throws {
+    let client = optOutApp(
+      store: try kind.make(), configuration: OptOutConfiguration(handlesMessagesFromOptedOut: true))
+    _ = await client.send("STOP", from: alice, to: number)
+    let reply = await client.send("tell (617) 555-0123", from: alice, to: number)
+    #expect(noMessages(reply))
+  }
+
   @Test func aPlainTextReplyToAnOptedOutNumberIsDropped() async throws {
     let store = MemoryConversationStore()
     let app = ParleyApplication.conversational(
@@ -666,6 +702,37 @@ struct OptOutTests {
     #expect(try await store.verifyAuditTrail().isIntact)
   }
 
+  /// A list written as people write numbers is recorded as Twilio writes them, so that a
+  /// webhook's `From` finds it.
+  @Test func importRecordsNumbersInE164() async throws {
+    let csv = """
+      phone,twilio_number,scope\r
+      +1 (617) 555-0001,+1 415 555 0199,\r
+      WhatsApp:+1 617-555-0002,,\r
+      messenger:1234567,,service:MG1\r
+      +44 7400 123456,,number:+44 7700 900123\r
+      +16175550003,12345,\r
+
+      """
+    let drafts = try OptOutExport.importCSV(
+      csv, defaultScope: .number("+1-415-555-0100"), receivedAt: ManualClock().now)
+    #expect(
+      drafts.map(\.subscriber) == [
+        "+16175550001", "whatsapp:+16175550002", "messenger:1234567", "+447400123456",
+        "+16175550003",
+      ])
+    #expect(
+      drafts.map(\.scope) == [
+        .number("+14155550199"), .number("+14155550100"), .messagingService("MG1"),
+        .number("+447700900123"), .number("12345"),
+      ])
+    let store = MemoryConversationStore()
+    try await store.recordOptOutEvents(drafts, now: ManualClock().now)
+    let client = optOutApp(store: store)
+    let reply = await client.send("hi", from: "+16175550001", to: "+14155550199")
+    #expect(reply.status == .ok && reply.twiml?.messages.isEmpty == true)
+  }
+
   @Test(arguments: [
     ("name\n+1\n", "line 1: no subscriber (or phone) column"),
     ("phone\n+1\n", "line 2: no scope and no default scope"),
@@ -678,6 +745,16 @@ struct OptOutTests {
     ),
     (
       "phone,twilio_number\n+1,+2\u{1B}\n", "line 2: a control character in the subscriber or scope"
+    ),
+    (
+      "phone,scope\n+16175550123,number:+2\n(617) 555-0124,number:+2\n",
+      "line 3: the subscriber must be a number with + and its country code (E.164) or a channel "
+        + "address"
+    ),
+    (
+      "phone,scope\nalice,number:+2\n",
+      "line 2: the subscriber must be a number with + and its country code (E.164) or a channel "
+        + "address"
     ),
   ])
   func importRefusesABadListWhole(csv: String, message: String) {

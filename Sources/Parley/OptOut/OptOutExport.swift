@@ -65,7 +65,10 @@ public enum OptOutExport {
   /// The header names the columns (case-insensitive, in any order): `subscriber` (or `phone`,
   /// `number`) is required; the scope comes from `scope` (`number:+1…` / `service:MG…`), or from
   /// `messaging_service_sid`, or from `twilio_number` (or `from`); `action` is `opt-out` (default)
-  /// or `opt-in`. Rows without a scope take `defaultScope`.
+  /// or `opt-in`. Rows without a scope take `defaultScope`. Numbers are recorded in E.164 as
+  /// Twilio writes them (`+1 (617) 555-0123` as `+16175550123`), so that a webhook's `From` finds
+  /// them; a subscriber without `+` and its country code is refused, since it could be any
+  /// country's (a Twilio number without `+`, such as a short code, is kept as written).
   ///
   /// - Throws: ``OptOutImportError`` naming the first bad line; nothing is imported then.
   public static func importCSV(_ text: String, defaultScope: OptOutScope?, receivedAt: WallInstant)
@@ -98,21 +101,31 @@ public enum OptOutExport {
         return text.isEmpty ? nil : text
       }
       if row.allSatisfy({ $0.trimmingASCIISpace().isEmpty }) { continue }
-      guard let subscriber = value(subscriberColumn) else {
+      guard let written = value(subscriberColumn) else {
         throw OptOutImportError(line: line, reason: "no subscriber")
+      }
+      let controlCharacter = OptOutImportError(
+        line: line, reason: "a control character in the subscriber or scope")
+      if written.containsControlCharacter { throw controlCharacter }
+      // Recorded as Twilio writes numbers, so that its webhooks' `From` finds the record.
+      guard let subscriber = TwilioNumberSpelling.recordedForm(written) else {
+        throw OptOutImportError(
+          line: line,
+          reason: "the subscriber must be a number with + and its country code (E.164) "
+            + "or a channel address")
       }
       let scope: OptOutScope
       if let text = value(scopeColumn) {
         guard let parsed = OptOutScope(rawValue: text) else {
           throw OptOutImportError(line: line, reason: "scope must be number:… or service:…")
         }
-        scope = parsed
+        scope = parsed.recorded
       } else if let service = value(serviceColumn) {
         scope = .messagingService(service)
       } else if let number = value(numberColumn) {
-        scope = .number(number)
+        scope = OptOutScope.number(number).recorded
       } else if let defaultScope {
-        scope = defaultScope
+        scope = defaultScope.recorded
       } else {
         throw OptOutImportError(line: line, reason: "no scope and no default scope")
       }
@@ -129,12 +142,21 @@ public enum OptOutExport {
       do {
         try OptOutEventDraft.check([draft])
       } catch {
-        throw OptOutImportError(
-          line: line, reason: "a control character in the subscriber or scope")
+        throw controlCharacter
       }
       drafts.append(draft)
     }
     return drafts
+  }
+}
+
+extension OptOutScope {
+  /// The scope with a number in E.164 written without separators.
+  fileprivate var recorded: OptOutScope {
+    guard case .number(let number) = self,
+      let international = TwilioNumberSpelling.read(number)?.international
+    else { return self }
+    return .number(international)
   }
 }
 

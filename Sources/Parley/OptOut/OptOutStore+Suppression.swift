@@ -7,7 +7,8 @@ extension OptOutStore {
   /// A message without a `to` (or one to the sender from the number texted) goes to the sender,
   /// and `senderOptedOut` is asked, at most once and only then, whether they are opted out; any
   /// other is looked up in the store, from its `from` (or the number texted) and the message's
-  /// Messaging Service. A plain-text reply goes to the sender. A body rendered earlier is read as
+  /// Messaging Service, under every address Twilio may read its `to` and `from` as
+  /// (``TwilioNumberSpelling``: `(617) 555-0123` from a `+1` number is `+16175550123`). A plain-text reply goes to the sender. A body rendered earlier is read as
   /// Twilio reads it (``Reply/Content/read()``): when nothing in it is dropped it is sent as it
   /// is, byte for byte; one that cannot be read is not sent at all, since whom it texts cannot be
   /// checked. What is dropped leaves an empty `<Response/>` (or the verbs left) and a log line
@@ -43,22 +44,35 @@ extension OptOutStore {
         continue
       }
       let recipient = outbound.to ?? message.from
-      let blocked: Bool
-      if recipient == message.from && outbound.from == nil {
+      let sender = outbound.from ?? message.to
+      // Every address Twilio may read the recipient as; the sender's own (as the webhook wrote
+      // it) is answered from the snapshot.
+      var others: [String] = []
+      if outbound.to != nil || outbound.from != nil {
+        try Self.checkQuery(
+          subscriber: recipient, number: sender, messagingService: message.messagingServiceSid)
+        // A number without `+` takes the sending number's country code.
+        let reference = outbound.from.flatMap { TwilioNumberSpelling.read($0)?.international }
+        others = TwilioNumberSpelling.addresses(recipient, sentFrom: reference ?? message.to)
+      }
+      var blocked = false
+      if outbound.from == nil, outbound.to == nil || others.contains(message.from) {
+        others.removeAll { $0 == message.from }
         if let senderBlocked {
           blocked = senderBlocked
         } else {
           blocked = try await senderOptedOut()
           senderBlocked = blocked
         }
-      } else {
-        let sender = outbound.from ?? message.to
+      }
+      if !blocked && !others.isEmpty {
         let pair = recipient + "|" + sender
         if let known = blockedPairs[pair] {
           blocked = known
         } else {
           blocked = try await !mayText(
-            recipient, from: sender, messagingService: message.messagingServiceSid)
+            anyOf: others, fromAnyOf: TwilioNumberSpelling.addresses(sender, sentFrom: message.to),
+            messagingService: message.messagingServiceSid)
           blockedPairs[pair] = blocked
         }
       }

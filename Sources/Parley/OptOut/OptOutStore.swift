@@ -10,6 +10,10 @@ public protocol OptOutStore: Sendable {
 
   /// Appends events outside a turn (API, status callbacks, imports), durably, in one transaction.
   /// Returns them sealed into the chain.
+  ///
+  /// Give numbers as Twilio's webhooks write them (E.164: `+16175550123`): the checks read every
+  /// spelling of the number they are asked about, but find a record only under its own key.
+  /// ``OptOutExport/importCSV(_:defaultScope:receivedAt:)`` writes a list's numbers that way.
   @discardableResult
   func recordOptOutEvents(_ events: [OptOutEventDraft], now: WallInstant) async throws
     -> [OptOutEvent]
@@ -30,21 +34,47 @@ extension OptOutStore {
   /// Whether `subscriber` may be texted from `number` (and, if the number belongs to one, from
   /// `messagingService`): false when they are opted out in either scope.
   ///
-  /// For apps that also send through Twilio's REST API. Throws ``InvalidOptOutQuery`` when a
-  /// number or the service holds a control character: no such key is ever recorded, so the answer
-  /// would say nothing about the number meant.
+  /// For apps that also send through Twilio's REST API. The numbers are read as Twilio reads them:
+  /// `+1 (617) 555-0123` is `+16175550123`, and a subscriber written without `+` takes the
+  /// country code of `number`, in each local format that country's numbers may be written in
+  /// (`(617) 555-0123` from a `+1` number is `+16175550123`); the answer is false when any of
+  /// those readings is opted out. Throws ``InvalidOptOutQuery`` when a number or the service holds
+  /// a control character: no such key is ever recorded, so the answer would say nothing about the
+  /// number meant.
   public func mayText(_ subscriber: String, from number: String?, messagingService: String? = nil)
     async throws -> Bool
   {
+    try Self.checkQuery(subscriber: subscriber, number: number, messagingService: messagingService)
+    let international = number.flatMap { TwilioNumberSpelling.read($0)?.international }
+    return try await mayText(
+      anyOf: TwilioNumberSpelling.addresses(subscriber, sentFrom: international ?? number),
+      fromAnyOf: number.map { TwilioNumberSpelling.addresses($0, sentFrom: nil) } ?? [],
+      messagingService: messagingService)
+  }
+
+  /// Throws ``InvalidOptOutQuery`` for a control character in any of the three.
+  static func checkQuery(subscriber: String, number: String?, messagingService: String?) throws {
     if let field = firstFieldWithControlCharacter([
       "subscriber": subscriber, "number": number, "messagingService": messagingService,
     ]) {
       throw InvalidOptOutQuery(field: field)
     }
-    var scopes: [OptOutScope] = []
-    if let number { scopes.append(.number(number)) }
+  }
+
+  /// False when any of `subscribers` is opted out from any of `numbers` or from
+  /// `messagingService`: the spellings of one subscriber and one number.
+  func mayText(anyOf subscribers: [String], fromAnyOf numbers: [String], messagingService: String?)
+    async throws -> Bool
+  {
+    var scopes = numbers.map(OptOutScope.number)
     if let messagingService { scopes.append(.messagingService(messagingService)) }
-    return try await !optOutRecords(subscriber: subscriber, scopes: scopes).contains { $0.optedOut }
+    for subscriber in subscribers
+    where try await optOutRecords(subscriber: subscriber, scopes: scopes).contains(
+      where: \.optedOut)
+    {
+      return false
+    }
+    return true
   }
 
   /// The whole audit trail, read in batches of `batchSize`, oldest first.
