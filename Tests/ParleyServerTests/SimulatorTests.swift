@@ -320,4 +320,22 @@ struct SimulatorTests {
     #expect(seen.map(\.status) == [.sent, .delivered, .failed, .sent, .delivered])
     #expect(seen.compactMap(\.errorCode) == [21610])
   }
+
+  /// Twilio reads a `to` without `+` in the sending number's country, and blocks what it reads.
+  @Test func aToWrittenLocallyIsSentToItsE164NumberAndBlockedByItsStop() async throws {
+    let app = ParleyApplication { turn in
+      .messages([Message("forwarded: \(turn.message.body)", to: "(617) 555-0102")])
+    }
+    try await withServer(app) { port, _ in
+      try await TwilioSimulator.withSimulator(Self.configuration(port, path: "/sms")) { twilio in
+        let hello = await twilio.send("hello", from: Self.a, to: Self.twilioNumber)
+        #expect(hello.messages.map(\.to) == [Self.b])
+        #expect(hello.messages.map(\.status) == [.sent])
+        _ = await twilio.send("STOP", from: Self.b, to: Self.twilioNumber)
+        let again = await twilio.send("again", from: Self.a, to: Self.twilioNumber)
+        #expect(again.messages.map(\.to) == [Self.b])
+        #expect(again.messages.first?.errorCode == .recipientOptedOut)
+      }
+    }
+  }
 }

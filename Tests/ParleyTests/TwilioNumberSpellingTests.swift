@@ -61,7 +61,9 @@ struct TwilioNumberSpellingTests {
     let readings = TwilioNumberSpelling.addresses("(617) 555-0123", sentFrom: "+14155550199")
     #expect(readings == ["(617) 555-0123", "+16175550123"])
     let british = TwilioNumberSpelling.addresses("07400123456", sentFrom: "+447700900123")
-    #expect(british == ["07400123456", "+4407400123456", "+447400123456"])
+    #expect(british == ["07400123456", "+447400123456", "+4407400123456"])
+    let italian = TwilioNumberSpelling.addresses("06 1234 5678", sentFrom: "+390612345678")
+    #expect(italian == ["06 1234 5678", "+39612345678", "+390612345678"])
   }
 
   @Test(arguments: [

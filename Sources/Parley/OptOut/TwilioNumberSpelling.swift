@@ -74,10 +74,10 @@ package enum TwilioNumberSpelling {
 
   /// The addresses a message to `written` may reach when sent from `sender` (a Twilio number,
   /// whose country code a number without `+` takes): `written` itself first, then its E.164
-  /// readings. A number in E.164 with separators has one reading; one without `+` has a reading
-  /// for each way its country writes numbers locally (with the trunk prefix `0`, `1` in North
-  /// America, `8` in Russia and Kazakhstan, `06` in Hungary, dropped or kept) and for an
-  /// international prefix (`00`, `011` in North America). Without a sender in E.164 the only
+  /// readings, the likeliest first. A number in E.164 with separators has one reading; one
+  /// without `+` has a reading for an international prefix (`00`, `011` in North America), then
+  /// for each way its country writes numbers locally: the trunk prefix (`0`, `1` in North America,
+  /// `8` in Russia and Kazakhstan, `06` in Hungary) dropped, then kept (as Italy keeps its `0`). Without a sender in E.164 the only
   /// reading is the digits after a `+`. A channel address (`whatsapp:`) is read only with its
   /// `+`, as Twilio requires.
   package static func addresses(_ written: String, sentFrom sender: String?) -> [String] {
@@ -98,7 +98,6 @@ package enum TwilioNumberSpelling {
       let code = countryCode(Substring(sender.digits))
     {
       if code == "1" && digits.hasPrefix("011") { readings.append(digits.dropFirst(3)) }
-      readings.append(code + digits)
       let trunk: [Substring] =
         switch code {
         case "1": ["1"]
@@ -109,6 +108,7 @@ package enum TwilioNumberSpelling {
       for prefix in trunk where digits.hasPrefix(prefix) {
         readings.append(code + digits.dropFirst(prefix.count))
       }
+      readings.append(code + digits)
     } else {
       readings.append(digits)
     }

@@ -347,8 +347,11 @@ public final class TwilioSimulator: Sendable {
     async -> (message: SimulatedMessage, callbacks: [SimulatedRequest])
   {
     let from = message.from ?? exchange.to
-    let to = message.to ?? exchange.from
-    let blocked = isBlocked(to, sender: from)
+    // Twilio reads a `to` in E.164, or without `+` in the sender's country; Parley's readings
+    // come likeliest first, and the message is blocked if any of them texted STOP.
+    let readings = message.to.map { TwilioNumberSpelling.addresses($0, sentFrom: from) }
+    let to = readings.map { $0.dropFirst().first ?? $0[0] } ?? exchange.from
+    let blocked = (readings ?? [to]).contains { isBlocked($0, sender: from) }
     let sent = SimulatedMessage(
       sid: TwilioWebhookForm.sid("SM"), from: from, to: to, body: message.body ?? "",
       media: message.media, status: blocked ? .failed : .sent,
