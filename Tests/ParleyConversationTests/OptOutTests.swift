@@ -380,6 +380,7 @@ struct OptOutTests {
     #expect(other.twiml?.messages.first?.to == "(617) 555-0555")
     #expect(try await !store.mayText("(617) 555-0987", from: number))
     #expect(try await !store.mayText("+16175550987", from: "+1 (415) 555-0199"))
+    #expect(try await !store.mayText("+16175550987", from: "(415) 555-0199"))
     #expect(try await store.mayText("(617) 555-0555", from: number))
   }
 

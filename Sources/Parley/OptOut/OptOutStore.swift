@@ -45,10 +45,13 @@ extension OptOutStore {
     async throws -> Bool
   {
     try Self.checkQuery(subscriber: subscriber, number: number, messagingService: messagingService)
+    // Each number without `+` is read in the other's country.
     let international = number.flatMap { TwilioNumberSpelling.read($0)?.international }
+    let subscribers = TwilioNumberSpelling.addresses(subscriber, sentFrom: international ?? number)
+    let reference = subscribers.first { TwilioNumberSpelling.read($0)?.plus == true }
     return try await mayText(
-      anyOf: TwilioNumberSpelling.addresses(subscriber, sentFrom: international ?? number),
-      fromAnyOf: number.map { TwilioNumberSpelling.addresses($0, sentFrom: nil) } ?? [],
+      anyOf: subscribers,
+      fromAnyOf: number.map { TwilioNumberSpelling.addresses($0, sentFrom: reference) } ?? [],
       messagingService: messagingService)
   }
 
