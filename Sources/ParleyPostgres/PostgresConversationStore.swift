@@ -152,9 +152,17 @@ public struct PostgresConversationStore: ConversationStore {
       return
     }
     try await transaction(on: connection, logger: logger) { connection in
+      // The check sees the records as they were before this turn's own events.
+      var rest = writes
+      if let check = writes.optOutCheck {
+        rest.optOutCheck = nil
+        try await write(
+          TurnWrites(key: writes.key, now: writes.now, optOutCheck: check),
+          connection: connection, statements: statements, logger: logger)
+      }
       _ = try await appendOptOutEvents(
         writes.optOutEvents, now: writes.now, connection: connection, logger: logger)
-      try await write(writes, connection: connection, statements: statements, logger: logger)
+      try await write(rest, connection: connection, statements: statements, logger: logger)
     }
   }
 
@@ -165,9 +173,10 @@ public struct PostgresConversationStore: ConversationStore {
     _ writes: TurnWrites, connection: PostgresConnection, statements: PostgresPreparedStatements,
     logger: Logger
   ) async throws {
-    guard writes.dedupe != nil || writes.session != nil else { return }
+    let check = writes.optOutCheck.flatMap { $0.scopes.isEmpty ? nil : $0 }
+    guard writes.dedupe != nil || writes.session != nil || check != nil else { return }
     let statement = PostgresTurnSQL.statement {
-      $0.writes(dedupe: writes.dedupe, session: writes.session, now: writes.now)
+      $0.writes(dedupe: writes.dedupe, session: writes.session, check: check, now: writes.now)
     }
     do {
       _ = try await connection.checkedExecute(statement, statements: statements, logger: logger)
@@ -175,6 +184,7 @@ public struct PostgresConversationStore: ConversationStore {
       switch error.sqlState {
       case PostgresTurnOutcome.duplicateMessage: throw ConversationStoreError(.duplicateMessage)
       case PostgresTurnOutcome.conflict: throw sessionConflict
+      case PostgresTurnOutcome.optOutsChanged: throw OptOutCheck.conflict
       default: throw error
       }
     }

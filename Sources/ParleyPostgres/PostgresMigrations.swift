@@ -132,6 +132,24 @@ enum PostgresMigrations {
           """
         ]
       ),
+      (
+        // The same, with a third part: the sender's opt-out records the turn's reply was decided
+        // on, of which none may have changed since the turn read them (`OptOutCheck`).
+        "v5 a turn's writes check the sender's opt-outs",
+        [
+          """
+          CREATE FUNCTION parley_turn_outcome(dedupe BIGINT, session BIGINT, opt_outs BIGINT)
+          RETURNS INTEGER LANGUAGE plpgsql AS $$
+          BEGIN
+            IF opt_outs <> 0 THEN
+              RAISE EXCEPTION 'the sender''s opt-out records changed since they were read'
+                USING ERRCODE = '\(PostgresTurnOutcome.optOutsChanged)';
+            END IF;
+            RETURN parley_turn_outcome(dedupe, session);
+          END $$
+          """
+        ]
+      ),
     ]
   }
 

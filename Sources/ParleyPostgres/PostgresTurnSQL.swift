@@ -8,6 +8,8 @@ enum PostgresTurnOutcome {
   static let duplicateMessage = "PRL01"
   /// The session changed since the turn read it.
   static let conflict = "PRL02"
+  /// The sender's opt-out records changed since the turn read them (migration v5).
+  static let optOutsChanged = "PRL03"
 }
 
 /// A turn's write statement (``writes(dedupe:session:now:)``), built from parts that each return
@@ -41,14 +43,21 @@ struct PostgresTurnSQL {
   private mutating func bind(_ value: [UInt8]) -> String { bind(PreparedValue.bytea(value)) }
 
   /// The turn's dedupe record and session write as one statement, which `parley_turn_outcome`
-  /// makes fail, undoing both, unless each part given changed its row. A part not given counts as
+  /// makes fail, undoing both, unless each part given changed its row and none of the sender's
+  /// opt-out records `check` names changed since the snapshot. A part not given counts as
   /// changed. At least one part must be given.
-  mutating func writes(dedupe record: DedupeRecord?, session write: SessionWrite?, now: WallInstant)
-    -> String
-  {
+  mutating func writes(
+    dedupe record: DedupeRecord?, session write: SessionWrite?, check: OptOutCheck?,
+    now: WallInstant
+  ) -> String {
     var parts: [String] = []
     var dedupeChanged = "1"
     var sessionChanged = "1"
+    var optOutsChanged: String?
+    if let check, !check.scopes.isEmpty {
+      parts.append("opt_outs AS (\(optOuts(check)))")
+      optOutsChanged = "(SELECT count(*) FROM opt_outs)"
+    }
     if let record {
       parts.append("dedupe AS (\(dedupe(record, now: now)))")
       dedupeChanged = "(SELECT count(*) FROM dedupe)"
@@ -57,9 +66,20 @@ struct PostgresTurnSQL {
       parts.append("session AS (\(session(write)))")
       sessionChanged = "(SELECT count(*) FROM session)"
     }
-    precondition(!parts.isEmpty, "a turn's write statement needs a dedupe record or a session")
+    precondition(!parts.isEmpty, "a turn's write statement needs a part")
+    let outcome = [dedupeChanged, sessionChanged] + (optOutsChanged.map { [$0] } ?? [])
     return "WITH \(parts.joined(separator: ", "))\n"
-      + "SELECT parley_turn_outcome(\(dedupeChanged), \(sessionChanged))"
+      + "SELECT parley_turn_outcome(\(outcome.joined(separator: ", ")))"
+  }
+
+  /// A row when a record of the sender in the scopes was set by an event later than the snapshot
+  /// saw (``OptOutCheck``).
+  private mutating func optOuts(_ check: OptOutCheck) -> String {
+    let scopes = check.scopes.map { bind($0.rawValue) }.joined(separator: ", ")
+    return """
+      SELECT 1 FROM parley_opt_out WHERE subscriber = \(bind(check.subscriber)) \
+      AND scope IN (\(scopes)) AND event_sequence > \(bind(check.seenThrough)) LIMIT 1
+      """
   }
 
   /// Inserts the dedupe record, or replaces a record of its MessageSid that has expired (one

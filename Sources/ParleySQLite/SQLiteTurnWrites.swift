@@ -62,10 +62,13 @@ struct SQLiteTurnWrites: Sendable {
   var dedupe: (reply: [SQLiteArgument], entry: [SQLiteArgument])?
   /// The session's statement.
   var session: SessionStatement?
+  /// The opt-out records that must not have changed since the snapshot.
+  var optOutCheck: OptOutCheck?
 
   init(_ writes: TurnWrites) {
     now = writes.now
     optOutEvents = writes.optOutEvents
+    optOutCheck = writes.optOutCheck
     dedupe = writes.dedupe.map {
       DedupeEntryRow.arguments($0, replacingExpiredBy: writes.now)
     }
@@ -96,6 +99,13 @@ struct SQLiteTurnWrites: Sendable {
 
   /// Runs the statements inside an open transaction (the caller commits).
   func apply(in db: Database) throws {
+    if let check = optOutCheck,
+      try check.isChanged(
+        SQLiteConversationStore.optOutRecords(
+          subscriber: check.subscriber, scopes: check.scopes, in: db))
+    {
+      throw OptOutCheck.conflict
+    }
     if !optOutEvents.isEmpty {
       _ = try SQLiteConversationStore.appendOptOutEvents(optOutEvents, now: now, in: db)
     }

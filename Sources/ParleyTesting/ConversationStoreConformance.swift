@@ -40,6 +40,9 @@ public enum ConversationStoreConformance {
     Check(name: "opt-out events are chained, applied and listed", body: optOutEvents),
     Check(name: "a turn's opt-out commits with the turn or not at all", body: optOutAtomicity),
     Check(
+      name: "a turn whose sender's opt-outs changed since its snapshot conflicts",
+      body: optOutCheck),
+    Check(
       name: "a snapshot reads the session, the live reply and the opt-outs asked for, at once",
       body: wholeSnapshot),
     Check(name: "may-I-text honours the number and the service", body: mayText),
@@ -402,6 +405,49 @@ extension ConversationStoreConformance {
         key: key, messageSid: nil, now: t0, subscriber: "+1",
         scopes: [.number("+2"), .messagingService("MG9")]))
     try expect(snapshot.optOuts.map(\.optedOut) == [true], "the snapshot does not show the opt-out")
+  }
+
+  static func optOutCheck(_ store: any ConversationStore) async throws {
+    let key = ConversationKey(rawValue: "+1|+2")
+    let scopes: [OptOutScope] = [.messagingService("MG1"), .number("+2")]
+    // Another subscriber's and another scope's opt-outs are not the sender's.
+    try await store.recordOptOutEvents(
+      [optOutDraft("+9", .number("+2"), .optOut), optOutDraft("+1", .number("+3"), .optOut)],
+      now: t0)
+    func snapshot() async throws -> TurnSnapshot {
+      try await store.snapshot(
+        SnapshotRequest(key: key, messageSid: nil, now: t0, subscriber: "+1", scopes: scopes))
+    }
+    func turn(_ sid: String, _ before: TurnSnapshot, events: [OptOutEventDraft] = [])
+      -> TurnWrites
+    {
+      var writes = TurnWrites.recording(sid, in: key, at: t0)
+      writes.optOutEvents = events
+      writes.optOutCheck = OptOutCheck(subscriber: "+1", scopes: scopes, snapshot: before)
+      return writes
+    }
+    let first = try await snapshot()
+    try await store.commit(turn("SMc1", first))
+    // The sender's STOP to another number of the service commits between snapshot and commit.
+    try await store.recordOptOutEvents(
+      [optOutDraft("+1", .messagingService("MG1"), .optOut)], now: t0)
+    try await expectFailure(.conflict, "a turn decided before its sender opted out") {
+      try await store.commit(turn("SMc2", first))
+    }
+    try expect(
+      try await store.snapshot(for: key, messageSid: "SMc2", now: t0).replay == nil,
+      "a turn that failed its opt-out check left its dedupe record")
+    // Run again on a fresh snapshot, it commits; so does one whose events are its own.
+    let second = try await snapshot()
+    try expect(second.optOuts.map(\.optedOut) == [true], "the snapshot misses the opt-out")
+    try await store.commit(turn("SMc2", second))
+    try await store.commit(
+      turn("SMc3", second, events: [optOutDraft("+1", .messagingService("MG1"), .optIn)]))
+    // An opt-in changes the records too: a turn decided before it runs again as well.
+    try await expectFailure(.conflict, "a turn decided before its sender opted back in") {
+      try await store.commit(turn("SMc4", second))
+    }
+    try await store.commit(turn("SMc4", try await snapshot()))
   }
 
   static func wholeSnapshot(_ store: any ConversationStore) async throws {

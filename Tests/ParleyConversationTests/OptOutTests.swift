@@ -394,6 +394,42 @@ struct OptOutTests {
     #expect(noMessages(reply))
   }
 
+  /// The sender's STOP to another number of the Messaging Service commits while a turn of theirs
+  /// is between its snapshot and its commit (here the handler records it, at that very point):
+  /// the turn runs again and, its sender now opted out, answers nothing.
+  @Test(arguments: StoreKind.allCases)
+  func anOptOutThatCommitsDuringATurnStopsItsReply(store kind: StoreKind) async throws {
+    let store = try kind.make()
+    let handled = Shared(0)
+    let log = LogRecorder()
+    let app = ParleyApplication.conversational(
+      store: store, signature: .disabled(reason: "test"), secrets: secrets, state: Counter.self,
+      optOut: .enabled(OptOutConfiguration()), clock: ManualClock(), logger: log.logger
+    ) { [alice] turn in
+      if handled.withLock({
+        $0 += 1
+        return $0
+      }) == 1 {
+        try await store.recordOptOutEvents(
+          [
+            OptOutEventDraft(
+              subscriber: alice, scope: .messagingService(Self.service), action: .optOut,
+              source: .keyword, keyword: "STOP", receivedAt: ManualClock().now)
+          ], now: ManualClock().now)
+      }
+      return .message("reply to \(turn.message.body)")
+    }
+    let client = ParleyTestClient(application: app)
+    let reply = await client.send(
+      "hi", from: alice, to: "+14155550002", messagingServiceSid: Self.service)
+    #expect(noMessages(reply))
+    #expect(handled.withLock { $0 } == 1)
+    #expect(log.contains("what the turn read changed before it committed; running it again"))
+    // Nothing of the first run was kept: no session, and the reply recorded is the empty one.
+    let key = ConversationKey(rawValue: "\(alice)|+14155550002")
+    #expect(try await store.session(for: key) == nil)
+  }
+
   @Test func aPlainTextReplyToAnOptedOutNumberIsDropped() async throws {
     let store = MemoryConversationStore()
     let app = ParleyApplication.conversational(

@@ -38,6 +38,7 @@ extension PostgresTests {
             "v1 sessions and processed messages", "v2 opt-outs and their audit trail",
             "v3 sessions found for sweeping by ten-minute expiry buckets",
             "v4 a turn's writes in one statement",
+            "v5 a turn's writes check the sender's opt-outs",
           ])
       }
     }

@@ -12,7 +12,10 @@ import Logging
 ///    byte, and changes nothing (a message of it to a number that has opted out since is dropped,
 ///    and then the rest is rendered anew);
 /// 3. runs the rest of the chain with a ``TurnTransaction`` that inner middleware write into;
-/// 4. commits the dedupe record and those writes together, then returns the reply.
+/// 4. commits the dedupe record and those writes together, then returns the reply. The commit
+///    checks that the sender's opt-out records are those the snapshot read (``OptOutCheck``); when
+///    they changed, as when the sender opted out of another number of the Messaging Service
+///    meanwhile, nothing is written and the turn runs again.
 ///
 /// A turn whose chain throws commits nothing, so Twilio's retry runs it afresh.
 public struct ConversationMiddleware: MessagingMiddleware {
@@ -72,7 +75,8 @@ public struct ConversationMiddleware: MessagingMiddleware {
           return reply
         }
         attempts += 1
-        // Another instance won the race: back off a little (jittered, growing) and run again.
+        // Another turn (of another instance, or an opt-out of the sender) changed what this one
+        // read: back off a little (jittered, growing) and run again.
         try await Task.sleep(for: .milliseconds(Int.random(in: 1...5) * attempts))
       }
     }
@@ -84,10 +88,11 @@ public struct ConversationMiddleware: MessagingMiddleware {
     next: NextResponder, attempt: Int
   ) async throws -> Reply? {
     let now = clock.now
+    let scopes = OptOutScope.all(for: turn.message)
     let snapshot = try await store.snapshot(
       SnapshotRequest(
         key: key, messageSid: messageSid, now: now, subscriber: turn.message.from,
-        scopes: OptOutScope.all(for: turn.message)))
+        scopes: scopes))
     if let replay = snapshot.replay {
       turn.logger.info("retried MessageSid answered from its first reply")
       return try await replaying(replay, of: turn, snapshot: snapshot)
@@ -100,6 +105,13 @@ public struct ConversationMiddleware: MessagingMiddleware {
     var writes = TurnWrites(
       key: key, now: committedAt, session: transaction.sessionWrite,
       optOutEvents: transaction.optOutEvents)
+    // The reply was decided on the snapshot's opt-outs: if the sender's changed since (their STOP
+    // to another number of the service, an API call), the turn runs again. A turn that records
+    // opt-out events is ordered by them instead (its reply answers its own keyword).
+    if writes.optOutEvents.isEmpty {
+      writes.optOutCheck = OptOutCheck(
+        subscriber: turn.message.from, scopes: scopes, snapshot: snapshot)
+    }
     if let messageSid {
       let stored = reply.stored
       writes.dedupe = DedupeRecord(
@@ -116,7 +128,7 @@ public struct ConversationMiddleware: MessagingMiddleware {
       where attempt < configuration.maximumConflictRetries
     {
       turn.logger.notice(
-        "turn raced another instance; running it again",
+        "what the turn read changed before it committed; running it again",
         metadata: ["parley.conflict": "\(error.code.rawValue)", "parley.attempt": "\(attempt + 1)"])
       return nil
     }

@@ -20,7 +20,9 @@ public protocol ConversationStore: OptOutStore {
   /// Commits a turn's writes atomically and durably before returning.
   ///
   /// - Throws: ``ConversationStoreError`` with `.conflict` when a session write's expected version
-  ///   does not match, or `.duplicateMessage` when the message was committed by someone else.
+  ///   does not match or the writes' ``TurnWrites/optOutCheck`` finds a record changed (checked
+  ///   before the writes' own opt-out events are applied), or `.duplicateMessage` when the message
+  ///   was committed by someone else.
   func commit(_ writes: TurnWrites) async throws
 
   /// Deletes up to `limit` expired sessions and dedupe records, oldest first, through an index.
@@ -206,22 +208,66 @@ public struct TurnWrites: Sendable, Hashable {
   public var session: SessionWrite?
   /// Opt-out events to append to the audit trail (and apply to the opt-out records).
   public var optOutEvents: [OptOutEventDraft]
+  /// The opt-out records the turn's reply was decided on, which must not have changed: when one
+  /// has, the commit throws ``ConversationStoreError/Code/conflict`` and writes nothing.
+  public var optOutCheck: OptOutCheck?
 
   /// Creates a set of writes.
   public init(
     key: ConversationKey, now: WallInstant, dedupe: DedupeRecord? = nil,
     session: SessionWrite? = nil,
-    optOutEvents: [OptOutEventDraft] = []
+    optOutEvents: [OptOutEventDraft] = [], optOutCheck: OptOutCheck? = nil
   ) {
     self.key = key
     self.now = now
     self.dedupe = dedupe
     self.session = session
     self.optOutEvents = optOutEvents
+    self.optOutCheck = optOutCheck
   }
 
   /// Whether there is nothing to write.
   public var isEmpty: Bool { dedupe == nil && session == nil && optOutEvents.isEmpty }
+}
+
+/// The opt-out records a turn read in its snapshot, checked again when it commits: a turn whose
+/// sender opted out (of another number of the Messaging Service, through the API, by a status
+/// callback) between its snapshot and its commit is run again, and answered as opted out.
+///
+/// The audit trail numbers its events in order, and every record names the event that set it.
+/// So a record changed since the snapshot is one of `subscriber` in `scopes` whose
+/// ``OptOutRecord/eventSequence`` is above `seenThrough`, the highest the snapshot held (0 for
+/// none): a new record or a changed one is set by a later event than any that existed then.
+public struct OptOutCheck: Sendable, Hashable {
+  /// The sender.
+  public var subscriber: String
+  /// The scopes the snapshot read.
+  public var scopes: [OptOutScope]
+  /// The highest event sequence among the records read.
+  public var seenThrough: Int64
+
+  /// Creates a check.
+  public init(subscriber: String, scopes: [OptOutScope], seenThrough: Int64) {
+    self.subscriber = subscriber
+    self.scopes = scopes
+    self.seenThrough = seenThrough
+  }
+
+  /// The check of the records `snapshot` read for `subscriber` in `scopes`.
+  public init(subscriber: String, scopes: [OptOutScope], snapshot: TurnSnapshot) {
+    self.init(
+      subscriber: subscriber, scopes: scopes,
+      seenThrough: snapshot.optOuts.map(\.eventSequence).max() ?? 0)
+  }
+
+  /// Whether `records` (of the subscriber in the scopes, as stored now) hold a change.
+  public func isChanged(_ records: some Sequence<OptOutRecord>) -> Bool {
+    records.contains { $0.eventSequence > seenThrough }
+  }
+
+  /// The conflict a commit throws when the records changed.
+  public static let conflict = ConversationStoreError(
+    .conflict, "the sender's opt-out records changed since they were read")
 }
 
 /// How much a sweep deleted.

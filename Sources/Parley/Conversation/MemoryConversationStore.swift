@@ -147,6 +147,14 @@ public final class MemoryConversationStore: ConversationStore {
           throw ConversationStoreError(.conflict, "session changed since it was read")
         }
       }
+      if let check = writes.optOutCheck,
+        check.isChanged(
+          check.scopes.compactMap {
+            state.optOuts[OptOutKey(scope: $0, subscriber: check.subscriber)]
+          })
+      {
+        throw OptOutCheck.conflict
+      }
       if let dedupe = writes.dedupe {
         state.dedupe[dedupe.messageSid] = dedupe
         state.dedupeExpiries.push(
