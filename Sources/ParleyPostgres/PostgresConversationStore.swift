@@ -173,10 +173,12 @@ public struct PostgresConversationStore: ConversationStore {
     _ writes: TurnWrites, connection: PostgresConnection, statements: PostgresPreparedStatements,
     logger: Logger
   ) async throws {
-    let check = writes.optOutCheck.flatMap { $0.scopes.isEmpty ? nil : $0 }
-    guard writes.dedupe != nil || writes.session != nil || check != nil else { return }
+    guard
+      writes.dedupe != nil || writes.session != nil || writes.optOutCheck?.scopes.isEmpty == false
+    else { return }
     let statement = PostgresTurnSQL.statement {
-      $0.writes(dedupe: writes.dedupe, session: writes.session, check: check, now: writes.now)
+      $0.writes(
+        dedupe: writes.dedupe, session: writes.session, check: writes.optOutCheck, now: writes.now)
     }
     do {
       _ = try await connection.checkedExecute(statement, statements: statements, logger: logger)

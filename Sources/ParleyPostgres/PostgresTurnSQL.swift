@@ -53,7 +53,7 @@ struct PostgresTurnSQL {
     var parts: [String] = []
     var dedupeChanged = "1"
     var sessionChanged = "1"
-    var optOutsChanged: String?
+    var optOutsChanged = "0"
     if let check, !check.scopes.isEmpty {
       parts.append("opt_outs AS (\(optOuts(check)))")
       optOutsChanged = "(SELECT count(*) FROM opt_outs)"
@@ -67,9 +67,8 @@ struct PostgresTurnSQL {
       sessionChanged = "(SELECT count(*) FROM session)"
     }
     precondition(!parts.isEmpty, "a turn's write statement needs a part")
-    let outcome = [dedupeChanged, sessionChanged] + (optOutsChanged.map { [$0] } ?? [])
     return "WITH \(parts.joined(separator: ", "))\n"
-      + "SELECT parley_turn_outcome(\(outcome.joined(separator: ", ")))"
+      + "SELECT parley_turn_outcome(\(dedupeChanged), \(sessionChanged), \(optOutsChanged))"
   }
 
   /// A row when a record of the sender in the scopes was set by an event later than the snapshot

@@ -100,9 +100,9 @@ struct SQLiteTurnWrites: Sendable {
   /// Runs the statements inside an open transaction (the caller commits).
   func apply(in db: Database) throws {
     if let check = optOutCheck,
-      try check.isChanged(
-        SQLiteConversationStore.optOutRecords(
-          subscriber: check.subscriber, scopes: check.scopes, in: db))
+      try SQLiteConversationStore.optOutRecords(
+        subscriber: check.subscriber, scopes: check.scopes, in: db
+      ).contains(where: check.isChange)
     {
       throw OptOutCheck.conflict
     }

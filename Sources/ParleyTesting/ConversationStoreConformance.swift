@@ -414,16 +414,15 @@ extension ConversationStoreConformance {
     try await store.recordOptOutEvents(
       [optOutDraft("+9", .number("+2"), .optOut), optOutDraft("+1", .number("+3"), .optOut)],
       now: t0)
-    func snapshot() async throws -> TurnSnapshot {
-      try await store.snapshot(
-        SnapshotRequest(key: key, messageSid: nil, now: t0, subscriber: "+1", scopes: scopes))
-    }
+    let request = SnapshotRequest(
+      key: key, messageSid: nil, now: t0, subscriber: "+1", scopes: scopes)
+    func snapshot() async throws -> TurnSnapshot { try await store.snapshot(request) }
     func turn(_ sid: String, _ before: TurnSnapshot, events: [OptOutEventDraft] = [])
       -> TurnWrites
     {
       var writes = TurnWrites.recording(sid, in: key, at: t0)
       writes.optOutEvents = events
-      writes.optOutCheck = OptOutCheck(subscriber: "+1", scopes: scopes, snapshot: before)
+      writes.optOutCheck = OptOutCheck(request, read: before)
       return writes
     }
     let first = try await snapshot()

@@ -24,7 +24,7 @@ struct TwilioNumberSpellingTests {
   ])
   func aNumberAsWrittenIsReadAsTwilioDeliversIt(written: String, sender: String, delivered: String)
   {
-    let addresses = TwilioNumberSpelling.addresses(written, sentFrom: sender)
+    let addresses = TwilioNumberSpelling.addressing(written, from: sender).recipients
     #expect(addresses.first == written)
     #expect(addresses.contains(delivered))
     // Every reading is E.164 (or the channel's address of one), and none is repeated.
@@ -38,19 +38,20 @@ struct TwilioNumberSpellingTests {
 
   @Test func aNumberInE164HasNoOtherReadingAndNeitherHasWhatIsNotANumber() {
     #expect(
-      TwilioNumberSpelling.addresses("+16175550123", sentFrom: "+447700900123") == [
+      TwilioNumberSpelling.addressing("+16175550123", from: "+447700900123").recipients == [
         "+16175550123"
       ])
     for written in ["alice", "+1617555012x", "messenger:1234567", "+", "", "1234567890123456"] {
-      #expect(TwilioNumberSpelling.addresses(written, sentFrom: "+14155550199") == [written])
+      #expect(
+        TwilioNumberSpelling.addressing(written, from: "+14155550199").recipients == [written])
     }
     // Without a sender in E.164, a number without + has only the reading that adds one.
     #expect(
-      TwilioNumberSpelling.addresses("16175550123", sentFrom: nil) == [
+      TwilioNumberSpelling.addressing("16175550123", from: nil).recipients == [
         "16175550123", "+16175550123",
       ])
     #expect(
-      TwilioNumberSpelling.addresses("6175550123", sentFrom: "12345") == [
+      TwilioNumberSpelling.addressing("6175550123", from: "12345").recipients == [
         "6175550123", "+6175550123",
       ])
   }
@@ -58,12 +59,27 @@ struct TwilioNumberSpellingTests {
   /// A number from one country written locally is not read in another's: a US number's
   /// readings from a US sender are all `+1…`.
   @Test func aLocalNumberIsReadInTheSendersCountryOnly() {
-    let readings = TwilioNumberSpelling.addresses("(617) 555-0123", sentFrom: "+14155550199")
+    let readings = TwilioNumberSpelling.addressing("(617) 555-0123", from: "+14155550199")
+      .recipients
     #expect(readings == ["(617) 555-0123", "+16175550123"])
-    let british = TwilioNumberSpelling.addresses("07400123456", sentFrom: "+447700900123")
+    let british = TwilioNumberSpelling.addressing("07400123456", from: "+447700900123").recipients
     #expect(british == ["07400123456", "+447400123456", "+4407400123456"])
-    let italian = TwilioNumberSpelling.addresses("06 1234 5678", sentFrom: "+390612345678")
+    let italian = TwilioNumberSpelling.addressing("06 1234 5678", from: "+390612345678").recipients
     #expect(italian == ["06 1234 5678", "+39612345678", "+390612345678"])
+  }
+
+  /// The sending number is read too: in the number texted's country when there is one (the
+  /// suppression's case), else in the recipient's (`mayText`'s).
+  @Test func theSenderIsReadInTheNumberTextedsCountryOrElseTheRecipients() {
+    let suppression = TwilioNumberSpelling.addressing(
+      "(617) 555-0123", from: "(415) 555-0199", fallback: "+14155550100")
+    #expect(suppression.recipients == ["(617) 555-0123", "+16175550123"])
+    #expect(suppression.senders == ["(415) 555-0199", "+14155550199"])
+    #expect(suppression.likeliestRecipient == "+16175550123")
+    let query = TwilioNumberSpelling.addressing("+447400123456", from: "07700 900123")
+    #expect(query.senders == ["07700 900123", "+447700900123", "+4407700900123"])
+    #expect(TwilioNumberSpelling.addressing("+16175550123", from: nil).senders.isEmpty)
+    #expect(TwilioNumberSpelling.addressing("alice", from: nil).likeliestRecipient == "alice")
   }
 
   @Test(arguments: [

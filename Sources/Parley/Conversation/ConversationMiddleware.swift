@@ -88,11 +88,10 @@ public struct ConversationMiddleware: MessagingMiddleware {
     next: NextResponder, attempt: Int
   ) async throws -> Reply? {
     let now = clock.now
-    let scopes = OptOutScope.all(for: turn.message)
-    let snapshot = try await store.snapshot(
-      SnapshotRequest(
-        key: key, messageSid: messageSid, now: now, subscriber: turn.message.from,
-        scopes: scopes))
+    let request = SnapshotRequest(
+      key: key, messageSid: messageSid, now: now, subscriber: turn.message.from,
+      scopes: OptOutScope.all(for: turn.message))
+    let snapshot = try await store.snapshot(request)
     if let replay = snapshot.replay {
       turn.logger.info("retried MessageSid answered from its first reply")
       return try await replaying(replay, of: turn, snapshot: snapshot)
@@ -108,10 +107,7 @@ public struct ConversationMiddleware: MessagingMiddleware {
     // The reply was decided on the snapshot's opt-outs: if the sender's changed since (their STOP
     // to another number of the service, an API call), the turn runs again. A turn that records
     // opt-out events is ordered by them instead (its reply answers its own keyword).
-    if writes.optOutEvents.isEmpty {
-      writes.optOutCheck = OptOutCheck(
-        subscriber: turn.message.from, scopes: scopes, snapshot: snapshot)
-    }
+    if writes.optOutEvents.isEmpty { writes.optOutCheck = OptOutCheck(request, read: snapshot) }
     if let messageSid {
       let stored = reply.stored
       writes.dedupe = DedupeRecord(

@@ -253,17 +253,16 @@ public struct OptOutCheck: Sendable, Hashable {
     self.seenThrough = seenThrough
   }
 
-  /// The check of the records `snapshot` read for `subscriber` in `scopes`.
-  public init(subscriber: String, scopes: [OptOutScope], snapshot: TurnSnapshot) {
+  /// The check of the opt-out records `snapshot` read for `request`; nil when it asked for none.
+  public init?(_ request: SnapshotRequest, read snapshot: TurnSnapshot) {
+    guard let subscriber = request.subscriber else { return nil }
     self.init(
-      subscriber: subscriber, scopes: scopes,
-      seenThrough: snapshot.optOuts.map(\.eventSequence).max() ?? 0)
+      subscriber: subscriber, scopes: request.scopes,
+      seenThrough: snapshot.optOuts.lazy.map(\.eventSequence).max() ?? 0)
   }
 
-  /// Whether `records` (of the subscriber in the scopes, as stored now) hold a change.
-  public func isChanged(_ records: some Sequence<OptOutRecord>) -> Bool {
-    records.contains { $0.eventSequence > seenThrough }
-  }
+  /// Whether `record` (of the subscriber in one of the scopes, as stored now) is a change.
+  public func isChange(_ record: OptOutRecord) -> Bool { record.eventSequence > seenThrough }
 
   /// The conflict a commit throws when the records changed.
   public static let conflict = ConversationStoreError(

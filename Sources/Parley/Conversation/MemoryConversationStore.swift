@@ -148,10 +148,10 @@ public final class MemoryConversationStore: ConversationStore {
         }
       }
       if let check = writes.optOutCheck,
-        check.isChanged(
-          check.scopes.compactMap {
-            state.optOuts[OptOutKey(scope: $0, subscriber: check.subscriber)]
-          })
+        check.scopes.contains(where: {
+          state.optOuts[OptOutKey(scope: $0, subscriber: check.subscriber)].map(check.isChange)
+            ?? false
+        })
       {
         throw OptOutCheck.conflict
       }

@@ -85,7 +85,7 @@ extension Reply.Content {
       switch TwilioReplyType(contentType: contentType) {
       case .twiml: return .twiml(try MessagingResponse(xml: body))
       case .plainText: return .text(body)
-      case nil: throw RefusedReplyType(mediaType: TwilioReplyType.mediaType(of: contentType))
+      case nil: throw RefusedReplyType(contentType: contentType)
       }
     }
   }
@@ -103,6 +103,8 @@ extension Reply.Content {
 
 /// A rendered body of a type Twilio refuses.
 struct RefusedReplyType: Error, CustomStringConvertible {
-  var mediaType: String
-  var description: String { "Content-Type \(mediaType.isEmpty ? "(none)" : mediaType) is refused" }
+  var contentType: String
+  var description: String {
+    "Content-Type \(TwilioReplyType.mediaTypeForMessages(of: contentType)) is refused"
+  }
 }

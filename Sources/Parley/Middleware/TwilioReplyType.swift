@@ -9,8 +9,14 @@ package enum TwilioReplyType: Sendable, Hashable {
 
   /// The media type of `contentType` without its parameters, in lower case: `text/xml` for
   /// `Text/XML; charset=utf-8`.
-  package static func mediaType(of contentType: String) -> String {
+  static func mediaType(of contentType: String) -> String {
     (contentType.split(separator: ";", maxSplits: 1).first ?? "").trimmingASCIISpace().lowercased()
+  }
+
+  /// The media type of `contentType` as a message names it: `(none)` when there is none.
+  package static func mediaTypeForMessages(of contentType: String) -> String {
+    let mediaType = mediaType(of: contentType)
+    return mediaType.isEmpty ? "(none)" : mediaType
   }
 
   /// How Twilio reads a body of type `contentType`; nil for a type it refuses.

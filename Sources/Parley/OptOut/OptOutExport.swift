@@ -106,13 +106,14 @@ public enum OptOutExport {
       }
       let controlCharacter = OptOutImportError(
         line: line, reason: "a control character in the subscriber or scope")
-      if written.containsControlCharacter { throw controlCharacter }
       // Recorded as Twilio writes numbers, so that its webhooks' `From` finds the record.
       guard let subscriber = TwilioNumberSpelling.recordedForm(written) else {
-        throw OptOutImportError(
-          line: line,
-          reason: "the subscriber must be a number with + and its country code (E.164) "
-            + "or a channel address")
+        throw written.containsControlCharacter
+          ? controlCharacter
+          : OptOutImportError(
+            line: line,
+            reason: "the subscriber must be a number with + and its country code (E.164) "
+              + "or a channel address")
       }
       let scope: OptOutScope
       if let text = value(scopeColumn) {

@@ -8,7 +8,8 @@ extension OptOutStore {
   /// and `senderOptedOut` is asked, at most once and only then, whether they are opted out; any
   /// other is looked up in the store, from its `from` (or the number texted) and the message's
   /// Messaging Service, under every address Twilio may read its `to` and `from` as
-  /// (``TwilioNumberSpelling``: `(617) 555-0123` from a `+1` number is `+16175550123`). A plain-text reply goes to the sender. A body rendered earlier is read as
+  /// (``TwilioNumberSpelling/addressing(_:from:fallback:)``: `(617) 555-0123` from a `+1` number
+  /// is `+16175550123`). A plain-text reply goes to the sender. A body rendered earlier is read as
   /// Twilio reads it (``Reply/Content/read()``): when nothing in it is dropped it is sent as it
   /// is, byte for byte; one that cannot be read is not sent at all, since whom it texts cannot be
   /// checked. What is dropped leaves an empty `<Response/>` (or the verbs left) and a log line
@@ -35,51 +36,47 @@ extension OptOutStore {
       logger().notice("reply to an opted-out number dropped")
       return reply.with(MessagingResponse())
     }
-    var verbs: [MessagingVerb] = []
     var senderBlocked: Bool?
+    func isSenderBlocked() async throws -> Bool {
+      if let senderBlocked { return senderBlocked }
+      let blocked = try await senderOptedOut()
+      senderBlocked = blocked
+      return blocked
+    }
     var blockedPairs: [String: Bool] = [:]
+    func isBlocked(_ outbound: Message) async throws -> Bool {
+      // A reply to the sender from the number texted, as nearly every reply is.
+      guard outbound.to != nil || outbound.from != nil else { return try await isSenderBlocked() }
+      let recipient = outbound.to ?? message.from
+      let sender = outbound.from ?? message.to
+      try Self.checkQuery(
+        subscriber: recipient, number: sender, messagingService: message.messagingServiceSid)
+      var addressing = TwilioNumberSpelling.addressing(
+        recipient, from: sender, fallback: message.to)
+      // The sender's own address (as the webhook wrote it) is answered from the snapshot.
+      if outbound.from == nil, let index = addressing.recipients.firstIndex(of: message.from) {
+        addressing.recipients.remove(at: index)
+        if try await isSenderBlocked() { return true }
+      }
+      guard !addressing.recipients.isEmpty else { return false }
+      let pair = recipient + "|" + sender
+      if let known = blockedPairs[pair] { return known }
+      let blocked = try await !mayText(addressing, messagingService: message.messagingServiceSid)
+      blockedPairs[pair] = blocked
+      return blocked
+    }
+    var verbs: [MessagingVerb] = []
     for verb in response.verbs {
       guard case .message(let outbound) = verb else {
         verbs.append(verb)
         continue
       }
-      let recipient = outbound.to ?? message.from
-      let sender = outbound.from ?? message.to
-      // Every address Twilio may read the recipient as; the sender's own (as the webhook wrote
-      // it) is answered from the snapshot.
-      var others: [String] = []
-      if outbound.to != nil || outbound.from != nil {
-        try Self.checkQuery(
-          subscriber: recipient, number: sender, messagingService: message.messagingServiceSid)
-        // A number without `+` takes the sending number's country code.
-        let reference = outbound.from.flatMap { TwilioNumberSpelling.read($0)?.international }
-        others = TwilioNumberSpelling.addresses(recipient, sentFrom: reference ?? message.to)
-      }
-      var blocked = false
-      if outbound.from == nil, outbound.to == nil || others.contains(message.from) {
-        others.removeAll { $0 == message.from }
-        if let senderBlocked {
-          blocked = senderBlocked
-        } else {
-          blocked = try await senderOptedOut()
-          senderBlocked = blocked
-        }
-      }
-      if !blocked && !others.isEmpty {
-        let pair = recipient + "|" + sender
-        if let known = blockedPairs[pair] {
-          blocked = known
-        } else {
-          blocked = try await !mayText(
-            anyOf: others, fromAnyOf: TwilioNumberSpelling.addresses(sender, sentFrom: message.to),
-            messagingService: message.messagingServiceSid)
-          blockedPairs[pair] = blocked
-        }
-      }
-      if blocked {
+      if try await isBlocked(outbound) {
         logger().notice(
           "message to an opted-out number dropped",
-          metadata: ["parley.recipient": "\(Redaction.phoneNumber(recipient))"])
+          metadata: [
+            "parley.recipient": "\(Redaction.phoneNumber(outbound.to ?? message.from))"
+          ])
       } else {
         verbs.append(verb)
       }

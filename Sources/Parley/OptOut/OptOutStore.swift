@@ -45,14 +45,8 @@ extension OptOutStore {
     async throws -> Bool
   {
     try Self.checkQuery(subscriber: subscriber, number: number, messagingService: messagingService)
-    // Each number without `+` is read in the other's country.
-    let international = number.flatMap { TwilioNumberSpelling.read($0)?.international }
-    let subscribers = TwilioNumberSpelling.addresses(subscriber, sentFrom: international ?? number)
-    let reference = subscribers.first { TwilioNumberSpelling.read($0)?.plus == true }
     return try await mayText(
-      anyOf: subscribers,
-      fromAnyOf: number.map { TwilioNumberSpelling.addresses($0, sentFrom: reference) } ?? [],
-      messagingService: messagingService)
+      TwilioNumberSpelling.addressing(subscriber, from: number), messagingService: messagingService)
   }
 
   /// Throws ``InvalidOptOutQuery`` for a control character in any of the three.
@@ -64,14 +58,14 @@ extension OptOutStore {
     }
   }
 
-  /// False when any of `subscribers` is opted out from any of `numbers` or from
-  /// `messagingService`: the spellings of one subscriber and one number.
-  func mayText(anyOf subscribers: [String], fromAnyOf numbers: [String], messagingService: String?)
+  /// False when any address of `addressing`'s recipient is opted out from any of its sender's or
+  /// from `messagingService`.
+  func mayText(_ addressing: TwilioNumberSpelling.Addressing, messagingService: String?)
     async throws -> Bool
   {
-    var scopes = numbers.map(OptOutScope.number)
+    var scopes = addressing.senders.map(OptOutScope.number)
     if let messagingService { scopes.append(.messagingService(messagingService)) }
-    for subscriber in subscribers
+    for subscriber in addressing.recipients
     where try await optOutRecords(subscriber: subscriber, scopes: scopes).contains(
       where: \.optedOut)
     {

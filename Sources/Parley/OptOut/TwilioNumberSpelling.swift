@@ -25,17 +25,14 @@ package enum TwilioNumberSpelling {
   static let maximumDigits = 15
 
   /// `written` read as a number, or nil when it holds anything but digits, one leading `+` and
-  /// separators (after a channel prefix of ASCII letters and `:`), or more than 15 digits.
+  /// separators (after a channel prefix), or more than 15 digits.
   package static func read(_ written: String) -> Reading? {
-    var rest = Substring(written.trimmingASCIISpace())
+    let trimmed = written.trimmingASCIISpace()
     var channel = ""
-    if let colon = rest.firstIndex(of: ":") {
-      let prefix = rest[..<colon]
-      guard !prefix.isEmpty, prefix.utf8.allSatisfy(isASCIILetter) else {
-        return nil
-      }
-      channel = prefix.lowercased() + ":"
-      rest = rest[rest.index(after: colon)...]
+    var rest = Substring(trimmed)
+    if trimmed.contains(":") {
+      guard let address = channelAddress(trimmed) else { return nil }
+      (channel, rest) = address
     }
     var plus = false
     if rest.first == "+" {
@@ -54,38 +51,84 @@ package enum TwilioNumberSpelling {
     return Reading(channel: channel, plus: plus, digits: digits)
   }
 
+  /// `trimmed` split at its first `:` into a channel prefix (ASCII letters, lowercased, with its
+  /// `:`) and the address after it; nil when it has no such prefix or nothing after it.
+  private static func channelAddress(_ trimmed: String) -> (channel: String, address: Substring)? {
+    guard let colon = trimmed.firstIndex(of: ":") else { return nil }
+    let prefix = trimmed[..<colon]
+    let address = trimmed[trimmed.index(after: colon)...]
+    guard !prefix.isEmpty, !address.isEmpty, prefix.utf8.allSatisfy(isASCIILetter) else {
+      return nil
+    }
+    return (prefix.lowercased() + ":", address)
+  }
+
   /// The one key an imported subscriber is recorded under: a number in E.164 without its
   /// separators (`+1 (617) 555-0123` is `+16175550123`, `WhatsApp:+1 617…` is `whatsapp:+1617…`),
   /// or a channel address that is not a number (`messenger:…`) as written; nil for a number
   /// without `+`, whose country only the number it was texted from could tell, or for anything
   /// else.
   package static func recordedForm(_ written: String) -> String? {
-    if let number = read(written) {
-      if let international = number.international { return international }
-      return number.channel.isEmpty ? nil : written.trimmingASCIISpace()
-    }
     let trimmed = written.trimmingASCIISpace()
-    guard let colon = trimmed.firstIndex(of: ":"), colon != trimmed.startIndex,
-      trimmed.index(after: colon) != trimmed.endIndex,
-      trimmed[..<colon].utf8.allSatisfy(isASCIILetter)
-    else { return nil }
-    return trimmed
+    if let number = read(trimmed) {
+      if let international = number.international { return international }
+      return number.channel.isEmpty ? nil : trimmed
+    }
+    return channelAddress(trimmed) == nil ? nil : trimmed
   }
 
-  /// The addresses a message to `written` may reach when sent from `sender` (a Twilio number,
-  /// whose country code a number without `+` takes): `written` itself first, then its E.164
-  /// readings, the likeliest first. A number in E.164 with separators has one reading; one
-  /// without `+` has a reading for an international prefix (`00`, `011` in North America), then
-  /// for each way its country writes numbers locally: the trunk prefix (`0`, `1` in North America,
-  /// `8` in Russia and Kazakhstan, `06` in Hungary) dropped, then kept (as Italy keeps its `0`). Without a sender in E.164 the only
-  /// reading is the digits after a `+`. A channel address (`whatsapp:`) is read only with its
-  /// `+`, as Twilio requires.
-  package static func addresses(_ written: String, sentFrom sender: String?) -> [String] {
+  /// A number texted and the number it is sent from, each as written and then as every address
+  /// Twilio may read it as (``addressing(_:from:fallback:)``).
+  package struct Addressing: Hashable, Sendable {
+    /// The recipient as written, then its E.164 readings, the likeliest first.
+    package var recipients: [String]
+    /// The sending number as written, then its readings; empty without one.
+    package var senders: [String]
+
+    /// Where Twilio most likely delivers: the recipient's likeliest reading, or as written.
+    package var likeliestRecipient: String { recipients.dropFirst().first ?? recipients[0] }
+  }
+
+  /// Every address a message to `recipient` from `sender` may reach, and every number it may be
+  /// sent from. Each number is read once; a number without `+` is read in a country: the
+  /// recipient in the sender's (Twilio's rule for `to`), or `fallback`'s when the sender is not
+  /// in E.164; the sender in `fallback`'s (the number texted, of the same account), or the
+  /// recipient's.
+  ///
+  /// A number in E.164 with separators has one reading. One without `+` has a reading for an
+  /// international prefix (`00`, `011` in North America), then one for each way its country
+  /// writes numbers locally: the trunk prefix (`0`, `1` in North America, `8` in Russia and
+  /// Kazakhstan, `06` in Hungary) dropped, then kept (as Italy keeps its `0`). Without a country,
+  /// its only reading is the digits after a `+`. A channel address (`whatsapp:`) is read only with
+  /// its `+`, as Twilio requires.
+  package static func addressing(_ recipient: String, from sender: String?, fallback: String? = nil)
+    -> Addressing
+  {
+    let recipientNumber = read(recipient)
+    let senderNumber = sender.flatMap(read)
+    let fallbackCode = fallback.flatMap(read).flatMap(countryCode(of:))
+    let recipients = addresses(
+      recipient, recipientNumber,
+      country: senderNumber.flatMap(countryCode(of:)) ?? fallbackCode)
+    guard let sender else { return Addressing(recipients: recipients, senders: []) }
+    // The recipient's country: its own in E.164, or its likeliest reading's.
+    let recipientCode =
+      recipientNumber.flatMap(countryCode(of:))
+      ?? recipients.dropFirst().first.flatMap(read).flatMap(countryCode(of:))
+    return Addressing(
+      recipients: recipients,
+      senders: addresses(sender, senderNumber, country: fallbackCode ?? recipientCode))
+  }
+
+  /// `written`, then its readings (see ``addressing(_:from:fallback:)``) in the country `code`.
+  private static func addresses(_ written: String, _ number: Reading?, country code: Substring?)
+    -> [String]
+  {
     var addresses = [written]
     func add(_ address: String) {
       if !addresses.contains(address) { addresses.append(address) }
     }
-    guard let number = read(written) else { return addresses }
+    guard let number else { return addresses }
     if let international = number.international {
       add(international)
       return addresses
@@ -94,9 +137,7 @@ package enum TwilioNumberSpelling {
     let digits = Substring(number.digits)
     var readings: [Substring] = []
     if digits.hasPrefix("00") { readings.append(digits.dropFirst(2)) }
-    if let sender = sender.flatMap(read), sender.plus, sender.channel.isEmpty,
-      let code = countryCode(Substring(sender.digits))
-    {
+    if let code {
       if code == "1" && digits.hasPrefix("011") { readings.append(digits.dropFirst(3)) }
       let trunk: [Substring] =
         switch code {
@@ -116,6 +157,11 @@ package enum TwilioNumberSpelling {
       add("+" + reading)
     }
     return addresses
+  }
+
+  /// The country calling code of a number in E.164 (not a channel address).
+  private static func countryCode(of number: Reading) -> Substring? {
+    number.plus && number.channel.isEmpty ? countryCode(Substring(number.digits)) : nil
   }
 
   /// The country calling code that begins `digits` (an E.164 number's, without its `+`): ITU-T

@@ -332,10 +332,9 @@ public final class TwilioSimulator: Sendable {
     case .plainText:
       return [.message(Message(body))]
     case nil:
-      let mediaType = TwilioReplyType.mediaType(of: contentType)
       throw TwilioError(
-        .invalidContentType, "Content-Type \(mediaType.isEmpty ? "(none)" : mediaType) is not TwiML"
-      )
+        .invalidContentType,
+        "Content-Type \(TwilioReplyType.mediaTypeForMessages(of: contentType)) is not TwiML")
     }
   }
 
@@ -349,9 +348,9 @@ public final class TwilioSimulator: Sendable {
     let from = message.from ?? exchange.to
     // Twilio reads a `to` in E.164, or without `+` in the sender's country; Parley's readings
     // come likeliest first, and the message is blocked if any of them texted STOP.
-    let readings = message.to.map { TwilioNumberSpelling.addresses($0, sentFrom: from) }
-    let to = readings.map { $0.dropFirst().first ?? $0[0] } ?? exchange.from
-    let blocked = (readings ?? [to]).contains { isBlocked($0, sender: from) }
+    let addressing = message.to.map { TwilioNumberSpelling.addressing($0, from: from) }
+    let to = addressing?.likeliestRecipient ?? exchange.from
+    let blocked = (addressing?.recipients ?? [to]).contains { isBlocked($0, sender: from) }
     let sent = SimulatedMessage(
       sid: TwilioWebhookForm.sid("SM"), from: from, to: to, body: message.body ?? "",
       media: message.media, status: blocked ? .failed : .sent,
